@@ -1,0 +1,1 @@
+"""leadflow: leads and customers from a mailbox."""

@@ -1,0 +1,144 @@
+"""Database engines and sessions: URL normalisation, pool settings, connection-failure detection."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from leadflow.settings import Settings
+
+_ASYNC_DRIVERS = {"postgresql": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
+
+
+def async_url(raw: str) -> URL:
+    """Return `raw` with the async driver for its backend (postgres:// is accepted too)."""
+    if raw.startswith("postgres://"):
+        raw = "postgresql://" + raw.removeprefix("postgres://")
+    url = make_url(raw)
+    backend = url.get_backend_name()
+    if backend not in _ASYNC_DRIVERS:
+        raise ValueError(f"unsupported database {backend!r}: use postgresql:// or sqlite:///")
+    return url.set(drivername=_ASYNC_DRIVERS[backend])
+
+
+def sqlite_file(raw: str) -> Path | None:
+    """Return the file behind a SQLite URL (None for PostgreSQL or an in-memory SQLite)."""
+    url = make_url(raw)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def create_engine(settings: Settings, *, application_name: str = "leadflow") -> AsyncEngine:
+    """Build the engine: pre-ping, bounded connect and statement timeouts, SQLite pragmas."""
+    url = async_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        path = sqlite_file(settings.database_url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(
+            url,
+            pool_pre_ping=True,
+            connect_args={"timeout": settings.db_connect_timeout},
+        )
+        _install_sqlite_pragmas(engine, busy_timeout_ms=int(settings.db_statement_timeout * 1000))
+        return engine
+    statement_ms = int(settings.db_statement_timeout * 1000)
+    return create_async_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_timeout=settings.db_connect_timeout,
+        pool_recycle=1800,
+        connect_args={
+            "timeout": settings.db_connect_timeout,
+            "command_timeout": settings.db_statement_timeout,
+            "server_settings": {
+                "application_name": application_name,
+                "statement_timeout": str(statement_ms),
+                "lock_timeout": str(statement_ms),
+            },
+        },
+    )
+
+
+def _install_sqlite_pragmas(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
+    """Enforce foreign keys, use WAL, and start every transaction with BEGIN IMMEDIATE.
+
+    BEGIN IMMEDIATE takes the write lock up front, so a check-then-write inside one transaction
+    (the booking overlap rule) cannot interleave with another writer; a waiting writer blocks
+    for up to busy_timeout instead of failing with "database is locked" half-way through.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def transaction(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """Yield a session whose transaction commits on success and rolls back on error."""
+    async with sessionmaker() as session, session.begin():
+        yield session
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True when `exc` means the database could not be reached or the connection dropped."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError | InterfaceError):
+        return _looks_like_connection_failure(exc)
+    return isinstance(exc, OSError | asyncio.TimeoutError | TimeoutError | ConnectionError)
+
+
+def _looks_like_connection_failure(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    if isinstance(orig, OSError | TimeoutError | ConnectionError):
+        return True
+    text = str(exc).lower()
+    markers = (
+        "connection",
+        "connect call failed",
+        "timeout",
+        "timed out",
+        "could not connect",
+        "terminat",
+        "closed",
+        "database is locked",
+        "unable to open database",
+    )
+    return any(marker in text for marker in markers)

@@ -1,0 +1,245 @@
+"""All leadflow tables. Column and index names are part of the contract (see issue #2)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from leadflow.models.base import Base, JSONType, Timestamps, UTCDateTime, utcnow
+from leadflow.models.enums import (
+    BookingStatus,
+    CustomerStatus,
+    Direction,
+    IngestMode,
+    IngestStatus,
+    LeadStatus,
+    MailProvider,
+)
+
+
+def _enum(cls: type[StrEnum], name: str) -> Enum:
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+def _json_list() -> Any:
+    return mapped_column(JSONType, default=list, nullable=False)
+
+
+class Mailbox(Base):
+    __tablename__ = "mailboxes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    provider: Mapped[MailProvider] = mapped_column(_enum(MailProvider, "provider"))
+    sync_cursor: Mapped[str | None] = mapped_column(String(64))
+    last_sync_started_at: Mapped[datetime | None]
+    last_sync_succeeded_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Customer(Timestamps, Base):
+    __tablename__ = "customers"
+    __table_args__ = (
+        Index("ix_customers_email", "email", unique=True),
+        Index("ix_customers_phone", "phone"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(String(300))
+    postal_code: Mapped[str | None] = mapped_column(String(16))
+    city: Mapped[str | None] = mapped_column(String(100))
+    company_name: Mapped[str | None] = mapped_column(String(200))
+    notes: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[CustomerStatus] = mapped_column(
+        _enum(CustomerStatus, "status"), default=CustomerStatus.ACTIVE
+    )
+    tags: Mapped[list[str]] = _json_list()
+    total_leads: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    total_bookings: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    last_contact_at: Mapped[datetime | None]
+
+
+class Lead(Timestamps, Base):
+    __tablename__ = "leads"
+    __table_args__ = (
+        UniqueConstraint("mailbox_id", "gmail_message_id"),
+        Index("ix_leads_email", "email"),
+        Index("ix_leads_status", "status"),
+        Index("ix_leads_customer_id", "customer_id"),
+        Index("ix_leads_status_created_at", "status", "created_at"),
+        Index("ix_leads_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(50))
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(String(300))
+    postal_code: Mapped[str | None] = mapped_column(String(16))
+    city: Mapped[str | None] = mapped_column(String(100))
+    square_meters: Mapped[float | None] = mapped_column(Float)
+    rooms: Mapped[int | None] = mapped_column(Integer)
+    floor: Mapped[str | None] = mapped_column(String(50))
+    property_type: Mapped[str | None] = mapped_column(String(100))
+    task_type: Mapped[str | None] = mapped_column(String(100))
+    contact_type: Mapped[str | None] = mapped_column(String(50))
+    preferred_date: Mapped[date | None] = mapped_column(Date)
+    message: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[LeadStatus] = mapped_column(
+        _enum(LeadStatus, "status"), default=LeadStatus.NEW, server_default=LeadStatus.NEW.value
+    )
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"))
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))
+    gmail_message_id: Mapped[str | None] = mapped_column(String(200))
+    gmail_thread_id: Mapped[str | None] = mapped_column(String(200))
+    received_at: Mapped[datetime | None]
+
+
+class EmailThread(Timestamps, Base):
+    __tablename__ = "email_threads"
+    __table_args__ = (
+        UniqueConstraint("mailbox_id", "gmail_thread_id"),
+        Index("ix_email_threads_customer_id", "customer_id"),
+        Index("ix_email_threads_is_matched", "is_matched"),
+        Index("ix_email_threads_last_message_at", "last_message_at"),
+        Index("ix_email_threads_customer_id_last_message_at", "customer_id", "last_message_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    gmail_thread_id: Mapped[str] = mapped_column(String(200))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
+    subject: Mapped[str | None] = mapped_column(Text)
+    snippet: Mapped[str | None] = mapped_column(Text)
+    participants: Mapped[list[str]] = _json_list()
+    labels: Mapped[list[str]] = _json_list()
+    message_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    last_message_at: Mapped[datetime | None]
+    is_matched: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    matched_at: Mapped[datetime | None]
+    matched_by: Mapped[str | None] = mapped_column(String(20))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    match_note: Mapped[str | None] = mapped_column(Text)
+
+    messages: Mapped[list[EmailMessage]] = relationship(
+        back_populates="thread", lazy="raise", order_by="EmailMessage.sent_at"
+    )
+
+
+class EmailMessage(Base):
+    __tablename__ = "email_messages"
+    __table_args__ = (
+        UniqueConstraint("mailbox_id", "gmail_message_id"),
+        Index("ix_email_messages_thread_id", "thread_id"),
+        Index("ix_email_messages_sent_at", "sent_at"),
+        Index("ix_email_messages_thread_id_sent_at", "thread_id", "sent_at"),
+        Index("ix_email_messages_rfc822_message_id", "rfc822_message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("email_threads.id", ondelete="CASCADE"))
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    gmail_message_id: Mapped[str] = mapped_column(String(200))
+    rfc822_message_id: Mapped[str | None] = mapped_column(String(998))
+    in_reply_to: Mapped[str | None] = mapped_column(Text)
+    references: Mapped[list[str]] = _json_list()
+    from_address: Mapped[str | None] = mapped_column(String(320))
+    from_name: Mapped[str | None] = mapped_column(String(300))
+    to_addresses: Mapped[list[str]] = _json_list()
+    cc_addresses: Mapped[list[str]] = _json_list()
+    reply_to_addresses: Mapped[list[str]] = _json_list()
+    subject: Mapped[str | None] = mapped_column(Text)
+    body_text: Mapped[str | None] = mapped_column(Text)
+    body_truncated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    snippet: Mapped[str | None] = mapped_column(Text)
+    direction: Mapped[Direction] = mapped_column(_enum(Direction, "direction"))
+    labels: Mapped[list[str]] = _json_list()
+    has_attachments: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    attachments: Mapped[list[dict[str, Any]]] = _json_list()
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    sent_at: Mapped[datetime | None]
+    history_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    thread: Mapped[EmailThread] = relationship(back_populates="messages", lazy="raise")
+
+
+class EmailIngestRun(Base):
+    __tablename__ = "email_ingest_runs"
+    __table_args__ = (
+        Index("ix_email_ingest_runs_mailbox_id_started_at", "mailbox_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    mode: Mapped[IngestMode] = mapped_column(_enum(IngestMode, "mode"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None]
+    status: Mapped[IngestStatus] = mapped_column(
+        _enum(IngestStatus, "status"), default=IngestStatus.RUNNING
+    )
+    total_emails: Mapped[int] = mapped_column(Integer, default=0)
+    new_emails: Mapped[int] = mapped_column(Integer, default=0)
+    updated_emails: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    error_log: Mapped[list[dict[str, Any]]] = _json_list()
+    api_calls: Mapped[int] = mapped_column(Integer, default=0)
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Booking(Timestamps, Base):
+    __tablename__ = "bookings"
+    __table_args__ = (
+        CheckConstraint("end_time > start_time", name="end_after_start"),
+        Index("ix_bookings_customer_id", "customer_id"),
+        Index("ix_bookings_start_time", "start_time"),
+        Index("ix_bookings_team_start_time", "team", "start_time"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"))
+    service_type: Mapped[str | None] = mapped_column(String(100))
+    address: Mapped[str | None] = mapped_column(String(300))
+    team: Mapped[str] = mapped_column(String(100), default="default", server_default="default")
+    start_time: Mapped[datetime]
+    end_time: Mapped[datetime]
+    status: Mapped[BookingStatus] = mapped_column(
+        _enum(BookingStatus, "status"), default=BookingStatus.SCHEDULED
+    )
+    notes: Mapped[str | None] = mapped_column(Text)
