@@ -1,0 +1,56 @@
+"""The FastAPI application: built by `create_app`, resources opened in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from leadflow.api.deps import require_token
+from leadflow.api.routing import RetryingRoute
+from leadflow.db import create_engine, create_sessionmaker
+from leadflow.errors import install_error_handlers
+from leadflow.settings import Settings
+
+
+def api_router() -> APIRouter:
+    """Every /api route, behind the bearer token."""
+    from leadflow.bookings.router import router as bookings
+    from leadflow.customers.router import router as customers
+    from leadflow.dashboard.router import router as dashboard
+    from leadflow.leads.router import router as leads
+    from leadflow.mail.router import router as threads
+
+    router = APIRouter(prefix="/api", dependencies=[Depends(require_token)])
+    for sub in (customers, leads, threads, bookings, dashboard):
+        router.include_router(sub)
+    return router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # No connection is opened here: the app starts while the database is down and the pool
+        # (pre-ping) reconnects by itself once it is back.
+        engine = create_engine(settings, application_name="leadflow-api")
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="leadflow",
+        version="0.1.0",
+        summary="Leads, customers, email threads and bookings for a small service business.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.router.route_class = RetryingRoute
+    install_error_handlers(app)
+    app.include_router(api_router())
+    return app

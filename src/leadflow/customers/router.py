@@ -1,0 +1,63 @@
+"""/api/customers routes; sub-lists (threads, leads, bookings) live in their own domains."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Query, Request, Response, status
+
+from leadflow.api.deps import SessionDep
+from leadflow.api.pagination import Page, PageDep, fetch_page, next_link
+from leadflow.api.routing import make_router
+from leadflow.customers import service
+from leadflow.customers.schemas import CustomerCreate, CustomerOut, CustomerSort, CustomerUpdate
+
+router = make_router(prefix="/customers", tags=["customers"])
+
+
+@router.get("", response_model=Page[CustomerOut])
+async def list_customers(
+    request: Request,
+    session: SessionDep,
+    page: PageDep,
+    q: Annotated[str | None, Query(max_length=200, description="Search name/email/phone.")] = None,
+    sort: CustomerSort = CustomerSort.NAME,
+) -> Page[CustomerOut]:
+    rows, total = await fetch_page(session, service.list_query(search=q, sort=sort), page)
+    return Page[CustomerOut](
+        items=[CustomerOut.model_validate(row) for row in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+        next=next_link(request, page, total),
+    )
+
+
+@router.post("", response_model=CustomerOut, status_code=status.HTTP_201_CREATED)
+async def create_customer(session: SessionDep, body: CustomerCreate) -> CustomerOut:
+    customer = await service.create(session, data=body)
+    await session.refresh(customer)
+    return CustomerOut.model_validate(customer)
+
+
+@router.get("/{customer_id}", response_model=CustomerOut)
+async def get_customer(session: SessionDep, customer_id: int) -> CustomerOut:
+    return CustomerOut.model_validate(await service.get(session, customer_id=customer_id))
+
+
+@router.patch("/{customer_id}", response_model=CustomerOut)
+async def update_customer(
+    session: SessionDep, customer_id: int, body: CustomerUpdate
+) -> CustomerOut:
+    customer = await service.update_customer(session, customer_id=customer_id, data=body)
+    return CustomerOut.model_validate(customer)
+
+
+@router.delete("/{customer_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_customer(
+    session: SessionDep,
+    customer_id: int,
+    force: Annotated[bool, Query(description="Also delete the customer's bookings.")] = False,
+) -> Response:
+    await service.delete_customer(session, customer_id=customer_id, force=force)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

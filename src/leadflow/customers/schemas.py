@@ -1,0 +1,89 @@
+"""Customer API shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+
+from leadflow.models import CustomerStatus
+from leadflow.phones import to_e164
+
+
+def _phone(value: str) -> str | None:
+    if not value.strip():
+        return None
+    e164 = to_e164(value)
+    if e164 is None:
+        raise ValueError("not a valid phone number")
+    return e164
+
+
+def _lower_email(value: str) -> str:
+    return value.strip().lower()
+
+
+Phone = Annotated[
+    str, Field(max_length=40, description="Any format; stored as E.164."), AfterValidator(_phone)
+]
+Email = Annotated[EmailStr, AfterValidator(_lower_email)]
+
+
+class CustomerCreate(BaseModel):
+    name: str | None = Field(None, max_length=200)
+    email: Email | None = None
+    phone: Phone | None = None
+    address: str | None = Field(None, max_length=300)
+    postal_code: str | None = Field(None, max_length=16)
+    city: str | None = Field(None, max_length=100)
+    company_name: str | None = Field(None, max_length=200)
+    notes: str | None = Field(None, max_length=20_000)
+    status: CustomerStatus = CustomerStatus.ACTIVE
+    tags: list[str] = Field(default_factory=list, max_length=50)
+
+
+class CustomerUpdate(BaseModel):
+    """PATCH body: only the fields sent are changed."""
+
+    name: str | None = Field(None, max_length=200)
+    email: Email | None = None
+    phone: Phone | None = None
+    address: str | None = Field(None, max_length=300)
+    postal_code: str | None = Field(None, max_length=16)
+    city: str | None = Field(None, max_length=100)
+    company_name: str | None = Field(None, max_length=200)
+    notes: str | None = Field(None, max_length=20_000)
+    status: CustomerStatus | None = None
+    tags: list[str] | None = Field(None, max_length=50)
+
+
+class CustomerOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str | None
+    email: str | None
+    phone: str | None
+    address: str | None
+    postal_code: str | None
+    city: str | None
+    company_name: str | None
+    notes: str | None
+    status: CustomerStatus
+    tags: list[str]
+    total_leads: int
+    total_bookings: int
+    last_contact_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CustomerSort(StrEnum):
+    NAME = "name"
+    NAME_DESC = "-name"
+    CREATED = "created_at"
+    CREATED_DESC = "-created_at"
+    LAST_CONTACT = "last_contact_at"
+    LAST_CONTACT_DESC = "-last_contact_at"

@@ -1,0 +1,7 @@
+"""/api/leads routes."""
+
+from __future__ import annotations
+
+from leadflow.api.routing import make_router
+
+router = make_router(prefix="/leads", tags=["leads"])

@@ -1,0 +1,156 @@
+"""Test fixtures: one database per run (SQLite or PostgreSQL), built by `alembic upgrade head`.
+
+Choose the backend with LEADFLOW_TEST_DB=sqlite|postgresql (default sqlite); `make test` runs both.
+PostgreSQL comes from LEADFLOW_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres).
+Every test starts from empty tables (truncated after each test).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from leadflow.api.app import create_app
+from leadflow.db import create_engine, create_sessionmaker
+from leadflow.migrations import run_upgrade
+from leadflow.models import Base
+from leadflow.settings import Settings
+from tests.services import admin_postgres_url, postgres_available, redis_available, require_service
+
+API_TOKEN = "test-token-not-a-secret"
+BACKEND = os.environ.get("LEADFLOW_TEST_DB", "sqlite").lower()
+if BACKEND not in {"sqlite", "postgresql"}:
+    raise pytest.UsageError(f"LEADFLOW_TEST_DB must be sqlite or postgresql, not {BACKEND!r}")
+
+
+def pytest_report_header() -> str:
+    return f"leadflow test database: {BACKEND}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if BACKEND != "postgresql" and item.get_closest_marker("postgres_only"):
+            item.add_marker(pytest.mark.skip(reason="PostgreSQL-only test; run with LEADFLOW_TEST_DB=postgresql"))
+        if BACKEND != "sqlite" and item.get_closest_marker("sqlite_only"):
+            item.add_marker(pytest.mark.skip(reason="SQLite-only test; run with LEADFLOW_TEST_DB=sqlite"))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, empty database for this test run."""
+    if BACKEND == "sqlite":
+        path: Path = tmp_path_factory.mktemp("db") / "leadflow-test.db"
+        yield f"sqlite:///{path}"
+        return
+    require_service("PostgreSQL", postgres_available())
+    import asyncio
+
+    name = f"leadflow_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin_sql(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_postgres_url(database=name)
+    finally:
+        asyncio.run(_admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _admin_sql(statement: str) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from leadflow.db import async_url
+
+    engine = create_async_engine(async_url(admin_postgres_url()), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        api_token=API_TOKEN,
+        redis_url=None,
+        db_connect_timeout=3,
+        db_statement_timeout=10,
+    )
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings, application_name="leadflow-tests")
+    async with engine.connect() as conn:
+        await conn.run_sync(run_upgrade)
+        await conn.commit()
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    yield
+    if "engine" not in request.fixturenames:
+        return
+    engine: AsyncEngine = request.getfixturevalue("engine")
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
+
+
+@pytest.fixture
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(engine)
+
+
+@pytest.fixture
+async def session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for arranging and checking data; commit to make rows visible to the app."""
+    async with sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture
+async def app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[FastAPI]:
+    app = create_app(settings)
+    async with LifespanManager(app):
+        yield app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://leadflow.test",
+        headers={"Authorization": f"Bearer {API_TOKEN}"},
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+async def anon_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://leadflow.test") as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = os.environ.get("LEADFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    require_service("Redis", redis_available(url))
+    return url
