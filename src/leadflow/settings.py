@@ -56,6 +56,47 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(10, ge=1, description="Connections kept in the pool (PostgreSQL).")
 
+    # Gmail sync (issue #3)
+    gmail_api_url: str = Field(
+        "https://gmail.googleapis.com", description="Gmail REST API base URL (tests use a fake)."
+    )
+    gmail_credentials: Path | None = Field(
+        None,
+        description="Path to a Google credentials JSON: service account (domain-wide delegation) "
+        "or authorized_user (from `leadflow gmail authorize`). Unset = Gmail sync off.",
+    )
+    gmail_user: str = Field(
+        "info@rendetalje.dk", description="Mailbox to sync (the delegation subject)."
+    )
+    gmail_quota_units_per_second: float = Field(
+        250.0, gt=0, description="Token-bucket rate over Gmail's per-user quota units."
+    )
+    gmail_max_attempts: int = Field(
+        6, ge=1, le=20, description="Attempts per Gmail call for transient failures."
+    )
+    gmail_concurrency: int = Field(
+        10, ge=1, le=100, description="Gmail requests in flight at once."
+    )
+    max_body_bytes: int = Field(
+        1_000_000, ge=1_000, description="Cap on a stored message body; longer ones are truncated."
+    )
+    sync_interval_seconds: float = Field(
+        60.0, gt=0, description="Seconds between background incremental syncs (serve, worker)."
+    )
+    sync_batch_size: int = Field(
+        200, ge=1, le=5_000, description="Messages stored per committed batch during a sync."
+    )
+    # Lead sources (issue #4): sender patterns per source; a new platform is one entry plus a parser.
+    lead_senders: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "rengoring_nu": ["*@leadmail.no"],
+            "leadpoint": ["*@leadpoint.dk"],
+            "adhelp": ["mw@adhelp.dk", "sp@adhelp.dk"],
+            "website": ["noreply@rendetalje.dk", "no-reply@rendetalje.dk"],
+        },
+        description="JSON object: lead parser name to sender address patterns (fnmatch).",
+    )
+
     @field_validator("own_domains", mode="before")
     @classmethod
     def _split_domains(cls, value: object) -> object:
