@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     sync_batch_size: int = Field(
         200, ge=1, le=5_000, description="Messages stored per committed batch during a sync."
     )
-    # Lead sources (issue #4): sender patterns per source; a new platform is one entry plus a parser.
+    # Lead sources (issue #4): a new platform is one entry here plus one parser module.
     lead_senders: dict[str, list[str]] = Field(
         default_factory=lambda: {
             "rengoring_nu": ["*@leadmail.no"],
