@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadflow.db import is_connection_error
@@ -117,12 +117,17 @@ def install_error_handlers(app: FastAPI) -> None:
         log.info("integrity error: %s", exc.orig)
         return error_response(409, "conflict", "the change conflicts with existing data")
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        if is_connection_error(exc):
-            log.warning("database unavailable: %s", type(exc).__name__)
-            return error_response(
-                503, "service_unavailable", "the database is unavailable; try again shortly"
-            )
-        log.exception("unhandled error")
-        return error_response(500, "internal_error", "an unexpected error occurred")
+    # Registered by class (not only under Exception) so they are answered inside the route and
+    # never re-raised to the server as an unhandled error with a stack trace.
+    for exc_class in (DBAPIError, OSError, TimeoutError, Exception):
+        app.add_exception_handler(exc_class, _unexpected)
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    if is_connection_error(exc):
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return error_response(
+            503, "service_unavailable", "the database is unavailable; try again shortly"
+        )
+    log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
+    return error_response(500, "internal_error", "an unexpected error occurred")
