@@ -128,3 +128,29 @@ class Settings(BaseSettings):
         from leadflow.db import sqlite_file
 
         return sqlite_file(self.database_url)
+
+
+def configuration_table() -> str:
+    """The README's configuration table, generated from `Settings` (a test keeps them in sync)."""
+    rows = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
+    for name, info in Settings.model_fields.items():
+        default = info.get_default(call_default_factory=True)
+        if isinstance(default, list):
+            shown = ",".join(str(item) for item in default)
+        elif isinstance(default, dict):
+            import json
+
+            shown = json.dumps(default, separators=(",", ":"))
+        elif isinstance(default, StrEnum):
+            shown = default.value
+        elif default is None:
+            shown = "(unset)"
+        else:
+            shown = str(default)
+        description = (info.description or "").replace("|", "\\|")
+        rows.append(f"| `LEADFLOW_{name.upper()}` | `{shown}` | {description} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(configuration_table())
