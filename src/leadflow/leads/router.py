@@ -1,7 +1,84 @@
-"""/api/leads routes."""
+"""/api/leads routes, and /api/customers/{customer_id}/leads."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Query, Request, status
+from pydantic import AwareDatetime
+
+from leadflow.api.deps import SessionDep
+from leadflow.api.pagination import Page, PageDep, PageParams, fetch_page, next_link
 from leadflow.api.routing import make_router
+from leadflow.customers import service as customer_service
+from leadflow.leads import service
+from leadflow.leads.schemas import LeadCreate, LeadOut, LeadUpdate
+from leadflow.models import LeadStatus
 
 router = make_router(prefix="/leads", tags=["leads"])
+customer_leads_router = make_router(prefix="/customers", tags=["customers"])
+
+
+@router.get("", response_model=Page[LeadOut])
+async def list_leads(
+    request: Request,
+    session: SessionDep,
+    page: PageDep,
+    lead_status: Annotated[
+        list[LeadStatus] | None,
+        Query(alias="status", description="Repeat to match any of several statuses."),
+    ] = None,
+    source: Annotated[str | None, Query(max_length=50)] = None,
+    received_from: Annotated[
+        AwareDatetime | None, Query(description="Received at or after (ISO 8601 with offset).")
+    ] = None,
+    received_to: Annotated[
+        AwareDatetime | None, Query(description="Received before (ISO 8601 with offset).")
+    ] = None,
+    needs_review: bool | None = None,
+) -> Page[LeadOut]:
+    stmt = service.list_query(
+        statuses=lead_status or (),
+        source=source,
+        received_from=received_from,
+        received_to=received_to,
+        needs_review=needs_review,
+    )
+    rows, total = await fetch_page(session, stmt, page)
+    return _page(request, rows, total, page)
+
+
+@router.post("", response_model=LeadOut, status_code=status.HTTP_201_CREATED)
+async def create_lead(session: SessionDep, body: LeadCreate) -> LeadOut:
+    lead = await service.create(session, data=body)
+    await session.refresh(lead)
+    return LeadOut.model_validate(lead)
+
+
+@router.get("/{lead_id}", response_model=LeadOut)
+async def get_lead(session: SessionDep, lead_id: int) -> LeadOut:
+    return LeadOut.model_validate(await service.get(session, lead_id=lead_id))
+
+
+@router.patch("/{lead_id}", response_model=LeadOut)
+async def update_lead(session: SessionDep, lead_id: int, body: LeadUpdate) -> LeadOut:
+    return LeadOut.model_validate(await service.update_lead(session, lead_id=lead_id, data=body))
+
+
+@customer_leads_router.get("/{customer_id}/leads", response_model=Page[LeadOut])
+async def list_customer_leads(
+    request: Request, session: SessionDep, page: PageDep, customer_id: int
+) -> Page[LeadOut]:
+    await customer_service.get(session, customer_id=customer_id)
+    rows, total = await fetch_page(session, service.list_query(customer_id=customer_id), page)
+    return _page(request, rows, total, page)
+
+
+def _page(request: Request, rows: list[object], total: int, page: PageParams) -> Page[LeadOut]:
+    return Page[LeadOut](
+        items=[LeadOut.model_validate(row) for row in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+        next=next_link(request, page, total),
+    )

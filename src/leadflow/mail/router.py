@@ -1,7 +1,68 @@
-"""/api/threads routes."""
+"""/api/threads routes, and /api/customers/{customer_id}/threads."""
 
 from __future__ import annotations
 
+from fastapi import Request
+
+from leadflow.api.deps import SessionDep
+from leadflow.api.pagination import Page, PageDep, PageParams, fetch_page, next_link
 from leadflow.api.routing import make_router
+from leadflow.customers import service as customer_service
+from leadflow.mail import threads
+from leadflow.mail.schemas import MessageOut, ThreadDetail, ThreadLink, ThreadOut
 
 router = make_router(prefix="/threads", tags=["threads"])
+customer_threads_router = make_router(prefix="/customers", tags=["customers"])
+
+
+@router.get("", response_model=Page[ThreadOut])
+async def list_threads(
+    request: Request,
+    session: SessionDep,
+    page: PageDep,
+    matched: bool | None = None,
+    customer_id: int | None = None,
+) -> Page[ThreadOut]:
+    stmt = threads.list_query(matched=matched, customer_id=customer_id)
+    rows, total = await fetch_page(session, stmt, page)
+    return _page(request, rows, total, page)
+
+
+@router.get("/{thread_id}", response_model=ThreadDetail)
+async def get_thread(session: SessionDep, thread_id: int) -> ThreadDetail:
+    thread = await threads.get(session, thread_id=thread_id)
+    messages = await threads.messages_of(session, thread_id=thread_id)
+    return ThreadDetail(
+        **ThreadOut.model_validate(thread).model_dump(),
+        messages=[MessageOut.model_validate(message) for message in messages],
+    )
+
+
+@router.post("/{thread_id}/link", response_model=ThreadOut)
+async def link_thread(session: SessionDep, thread_id: int, body: ThreadLink) -> ThreadOut:
+    thread = await threads.link(session, thread_id=thread_id, customer_id=body.customer_id)
+    return ThreadOut.model_validate(thread)
+
+
+@router.delete("/{thread_id}/link", response_model=ThreadOut)
+async def unlink_thread(session: SessionDep, thread_id: int) -> ThreadOut:
+    return ThreadOut.model_validate(await threads.unlink(session, thread_id=thread_id))
+
+
+@customer_threads_router.get("/{customer_id}/threads", response_model=Page[ThreadOut])
+async def list_customer_threads(
+    request: Request, session: SessionDep, page: PageDep, customer_id: int
+) -> Page[ThreadOut]:
+    await customer_service.get(session, customer_id=customer_id)
+    rows, total = await fetch_page(session, threads.list_query(customer_id=customer_id), page)
+    return _page(request, rows, total, page)
+
+
+def _page(request: Request, rows: list[object], total: int, page: PageParams) -> Page[ThreadOut]:
+    return Page[ThreadOut](
+        items=[ThreadOut.model_validate(row) for row in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+        next=next_link(request, page, total),
+    )

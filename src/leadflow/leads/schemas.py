@@ -1,0 +1,87 @@
+"""Lead API shapes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from leadflow.customers.schemas import Email, Phone
+from leadflow.models import LeadStatus
+
+
+class _LeadFields(BaseModel):
+    """Fields a person may type in for a lead, on create and on edit."""
+
+    name: str | None = Field(None, max_length=200)
+    email: Email | None = None
+    phone: Phone | None = None
+    address: str | None = Field(None, max_length=300)
+    postal_code: str | None = Field(None, max_length=16)
+    city: str | None = Field(None, max_length=100)
+    square_meters: float | None = Field(None, ge=0, le=100_000)
+    rooms: int | None = Field(None, ge=0, le=1_000)
+    floor: str | None = Field(None, max_length=50)
+    property_type: str | None = Field(None, max_length=100)
+    task_type: str | None = Field(None, max_length=100)
+    contact_type: str | None = Field(None, max_length=50)
+    preferred_date: date | None = None
+    message: str | None = Field(None, max_length=50_000)
+    customer_id: int | None = Field(None, ge=1)
+
+
+class LeadCreate(_LeadFields):
+    """A lead entered by hand (phone call, walk-in); email leads come from the sync pipeline."""
+
+    source: str = Field("manual", min_length=1, max_length=50)
+    received_at: AwareDatetime | None = Field(None, description="Defaults to now.")
+
+
+class LeadUpdate(_LeadFields):
+    """PATCH body: only the fields sent are changed; status changes follow the transitions."""
+
+    source: str | None = Field(None, min_length=1, max_length=50)
+    status: LeadStatus | None = None
+    needs_review: bool | None = None
+    duplicate_of_id: int | None = Field(None, ge=1)
+    received_at: AwareDatetime | None = None
+
+    @field_validator("source", "status", "needs_review")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Validators run only on fields that were sent, so this refuses an explicit null.
+        if value is None:
+            raise ValueError("may not be null")
+        return value
+
+
+class LeadOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    customer_id: int | None
+    source: str
+    name: str | None
+    email: str | None
+    phone: str | None
+    address: str | None
+    postal_code: str | None
+    city: str | None
+    square_meters: float | None
+    rooms: int | None
+    floor: str | None
+    property_type: str | None
+    task_type: str | None
+    contact_type: str | None
+    preferred_date: date | None
+    message: str | None
+    status: LeadStatus
+    needs_review: bool
+    duplicate_of_id: int | None
+    mailbox_id: int | None
+    gmail_message_id: str | None
+    gmail_thread_id: str | None
+    received_at: datetime | None
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,259 @@
+"""Async Gmail REST client: quota-paced, bounded concurrency, retried, counted."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import httpx
+
+from leadflow.mail.gmail.errors import GmailError, GmailRateLimited, classify
+from leadflow.mail.gmail.quota import (
+    COST_GET_PROFILE,
+    COST_HISTORY_LIST,
+    COST_MESSAGES_GET,
+    COST_MESSAGES_LIST,
+    Clock,
+    MonotonicClock,
+    TokenBucket,
+)
+from leadflow.mail.gmail.retry import gmail_retrying
+
+log = logging.getLogger(__name__)
+
+MESSAGE_FORMATS = frozenset({"raw", "full", "metadata", "minimal"})
+HISTORY_TYPES = ("messageAdded", "messageDeleted", "labelAdded", "labelRemoved")
+MAX_PAGE_SIZE = 500
+
+Params = list[tuple[str, str | int | float | bool | None]]
+
+
+class TokenProvider(Protocol):
+    """Source of OAuth access tokens for the Gmail API."""
+
+    async def token(self) -> str:
+        """Return a valid access token (cached until shortly before it expires)."""
+        ...
+
+    async def refresh(self) -> str:
+        """Fetch a new access token now (after Gmail answered 401)."""
+        ...
+
+
+@dataclass
+class GmailStats:
+    """Counters for one client: HTTP requests sent, re-sends, calls that failed, units, 429s."""
+
+    api_calls: int = 0
+    retries: int = 0
+    failures: int = 0
+    units_used: int = 0
+    throttled: int = 0
+
+
+def create_http_client(*, concurrency: int = 10, timeout: float = 30.0) -> httpx.AsyncClient:
+    """An httpx client sized for `concurrency` requests, with timeouts suitable for Gmail."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=10.0),
+        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+    )
+
+
+class GmailClient:
+    """One mailbox's Gmail API v1. Every method is one API call (one page for the lists).
+
+    All calls share one token bucket (quota units per second, 1 s of burst) and one semaphore;
+    transient failures are retried with full-jitter backoff, 401 refreshes the token once.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        user: str,
+        http: httpx.AsyncClient,
+        credentials: TokenProvider,
+        units_per_second: float = 250.0,
+        max_attempts: int = 6,
+        concurrency: int = 10,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        wall_clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        if max_attempts < 1 or concurrency < 1:
+            raise ValueError("max_attempts and concurrency must be at least 1")
+        self._users_url = f"{base_url.rstrip('/')}/gmail/v1/users/{quote(user, safe='')}"
+        self._http = http
+        self._credentials = credentials
+        self._clock: Clock = clock or MonotonicClock()
+        # Jitter only spreads retries out; it needs no cryptographic randomness.
+        self._rng = rng or random.Random()  # noqa: S311
+        self._wall_clock = wall_clock or (lambda: datetime.now(UTC))
+        self._max_attempts = max_attempts
+        self._bucket = TokenBucket(
+            rate=units_per_second, capacity=units_per_second, clock=self._clock
+        )
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self.stats = GmailStats()
+
+    async def get_profile(self) -> dict[str, Any]:
+        """users.getProfile: emailAddress, messagesTotal, threadsTotal, historyId."""
+        return await self._call("profile", [], COST_GET_PROFILE)
+
+    async def list_messages(
+        self,
+        *,
+        page_token: str | None = None,
+        max_results: int = MAX_PAGE_SIZE,
+        query: str | None = None,
+        include_spam_trash: bool = False,
+    ) -> dict[str, Any]:
+        """One page of users.messages.list: messages [{id, threadId}], nextPageToken, estimate."""
+        params: Params = [
+            ("maxResults", str(_page_size(max_results))),
+            ("includeSpamTrash", "true" if include_spam_trash else "false"),
+        ]
+        if page_token:
+            params.append(("pageToken", page_token))
+        if query:
+            params.append(("q", query))
+        return await self._call("messages", params, COST_MESSAGES_LIST)
+
+    async def get_message(self, message_id: str, *, format: str = "raw") -> dict[str, Any]:
+        """users.messages.get; with format="raw" the message carries base64url `raw` bytes."""
+        if format not in MESSAGE_FORMATS:
+            raise ValueError(f"format must be one of {sorted(MESSAGE_FORMATS)}")
+        path = f"messages/{quote(message_id, safe='')}"
+        return await self._call(path, [("format", format)], COST_MESSAGES_GET)
+
+    async def list_history(
+        self,
+        *,
+        start_history_id: str,
+        page_token: str | None = None,
+        max_results: int = MAX_PAGE_SIZE,
+        history_types: Sequence[str] = HISTORY_TYPES,
+    ) -> dict[str, Any]:
+        """One page of users.history.list: history records, nextPageToken, current historyId.
+
+        Raises GmailNotFound when start_history_id is older than Gmail's retained history.
+        """
+        params: Params = [
+            ("startHistoryId", start_history_id),
+            ("maxResults", str(_page_size(max_results))),
+        ]
+        params += [("historyTypes", kind) for kind in history_types]
+        if page_token:
+            params.append(("pageToken", page_token))
+        return await self._call("history", params, COST_HISTORY_LIST)
+
+    async def _call(self, path: str, params: Params, cost: int) -> dict[str, Any]:
+        retrying = gmail_retrying(
+            max_attempts=self._max_attempts,
+            clock=self._clock,
+            rng=self._rng,
+            on_retry=lambda error, attempt, wait: self._on_retry(path, error, attempt, wait),
+        )
+        try:
+            result: dict[str, Any] = await retrying(self._attempt, path, params, cost)
+        except GmailError as error:
+            self.stats.failures += 1
+            log.debug("gmail %s failed: %s", path, error.message)
+            raise
+        return result
+
+    async def _attempt(self, path: str, params: Params, cost: int) -> dict[str, Any]:
+        """One attempt, which may send twice: after a 401 the token is refreshed once."""
+        token = await self._credentials.token()
+        refreshed = False
+        while True:
+            response = await self._send(path, params, cost, token)
+            if response.status_code == 401 and not refreshed:
+                refreshed = True
+                self.stats.retries += 1
+                log.info("gmail %s answered 401; refreshing the access token", path)
+                token = await self._credentials.refresh()
+                continue
+            if response.is_success:
+                return _json_object(response)
+            error = classify(
+                response.status_code,
+                _json_or_none(response),
+                None,
+                headers=response.headers,
+                now=self._wall_clock,
+            )
+            if isinstance(error, GmailRateLimited):
+                self.stats.throttled += 1
+            raise error
+
+    async def _send(self, path: str, params: Params, cost: int, token: str) -> httpx.Response:
+        await self._bucket.acquire(cost)
+        self.stats.units_used += cost
+        async with self._semaphore:
+            self.stats.api_calls += 1
+            try:
+                return await self._http.get(
+                    f"{self._users_url}/{path}",
+                    params=params,
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+            except httpx.HTTPError as exc:
+                raise classify(None, None, exc) from exc
+
+    def _on_retry(self, path: str, error: GmailError, attempt: int, wait: float) -> None:
+        self.stats.retries += 1
+        log.warning(
+            "gmail %s attempt %d failed (%s); retrying in %.1f s",
+            path,
+            attempt,
+            error.message,
+            wait,
+        )
+
+
+def decode_raw(message: dict[str, Any]) -> bytes:
+    """The RFC 822 bytes of a message fetched with format="raw" (base64url, padding optional)."""
+    raw = message.get("raw")
+    if not isinstance(raw, str):
+        raise ValueError("message has no raw field; fetch it with format='raw'")
+    data = raw.strip().rstrip("=")
+    try:
+        return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("message raw field is not valid base64url") from exc
+
+
+def _page_size(max_results: int) -> int:
+    if not 1 <= max_results <= MAX_PAGE_SIZE:
+        raise ValueError(f"max_results must be between 1 and {MAX_PAGE_SIZE}")
+    return max_results
+
+
+def _json_or_none(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    body = _json_or_none(response)
+    if body is None:
+        # A cut-off or garbled 200 is more likely a flaky proxy than a lasting fault.
+        raise GmailError(
+            f"Gmail answered {response.status_code} without a JSON object",
+            status=response.status_code,
+            reason="invalidResponse",
+            permanent=False,
+        )
+    return body

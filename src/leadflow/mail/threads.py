@@ -1,0 +1,70 @@
+"""Thread queries and the manual link/unlink decision. The caller owns the transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadflow.customers import service as customer_service
+from leadflow.errors import NotFound
+from leadflow.models import EmailMessage, EmailThread, utcnow
+
+MANUAL = "manual"
+
+
+def list_query(
+    *, matched: bool | None = None, customer_id: int | None = None
+) -> Select[EmailThread]:
+    """Threads matching the filters, latest activity first; threads without messages last."""
+    stmt = select(EmailThread)
+    if matched is not None:
+        stmt = stmt.where(EmailThread.is_matched.is_(matched))
+    if customer_id is not None:
+        stmt = stmt.where(EmailThread.customer_id == customer_id)
+    return stmt.order_by(EmailThread.last_message_at.desc().nulls_last(), EmailThread.id.desc())
+
+
+async def get(session: AsyncSession, *, thread_id: int) -> EmailThread:
+    thread = await session.get(EmailThread, thread_id)
+    if thread is None:
+        raise NotFound(f"thread {thread_id} not found", details={"thread_id": thread_id})
+    return thread
+
+
+async def messages_of(session: AsyncSession, *, thread_id: int) -> list[EmailMessage]:
+    """The thread's messages in the order they were sent (undated ones last)."""
+    stmt = (
+        select(EmailMessage)
+        .where(EmailMessage.thread_id == thread_id)
+        .order_by(EmailMessage.sent_at.asc().nulls_last(), EmailMessage.id.asc())
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def link(session: AsyncSession, *, thread_id: int, customer_id: int) -> EmailThread:
+    """Link the thread to a customer by hand; automatic matching must not undo it."""
+    thread = await get(session, thread_id=thread_id)
+    await customer_service.get(session, customer_id=customer_id)
+    thread.customer_id = customer_id
+    thread.is_matched = True
+    thread.matched_by = MANUAL
+    thread.confidence = 1.0
+    thread.matched_at = utcnow()
+    thread.match_note = None
+    await session.flush()
+    await session.refresh(thread)
+    return thread
+
+
+async def unlink(session: AsyncSession, *, thread_id: int) -> EmailThread:
+    """Detach the thread from any customer, recorded as a manual decision so rules leave it be."""
+    thread = await get(session, thread_id=thread_id)
+    thread.customer_id = None
+    thread.is_matched = False
+    thread.matched_by = MANUAL
+    thread.confidence = None
+    thread.matched_at = utcnow()
+    thread.match_note = None
+    await session.flush()
+    await session.refresh(thread)
+    return thread
