@@ -1,7 +1,144 @@
-"""/api/bookings routes."""
+"""/api/bookings routes and the /api/customers/{id}/bookings sub-list."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Query, Request, status
+from pydantic import AwareDatetime
+
+from leadflow.api.deps import SessionDep
+from leadflow.api.pagination import Page, PageDep, PageParams, fetch_page, next_link
 from leadflow.api.routing import make_router
+from leadflow.bookings import service
+from leadflow.bookings.schemas import BookingCreate, BookingOut, BookingUpdate
+from leadflow.customers import service as customer_service
+from leadflow.errors import Unprocessable
+from leadflow.models import BookingStatus
 
 router = make_router(prefix="/bookings", tags=["bookings"])
+customer_bookings_router = make_router(prefix="/customers", tags=["customers"])
+
+FromQuery = Annotated[
+    AwareDatetime | None,
+    Query(alias="from", description="Keep bookings ending after this time (with timezone)."),
+]
+ToQuery = Annotated[
+    AwareDatetime | None,
+    Query(alias="to", description="Keep bookings starting before this time (with timezone)."),
+]
+StatusQuery = Annotated[
+    list[BookingStatus] | None, Query(description="Status filter; repeat for several.")
+]
+TeamQuery = Annotated[str | None, Query(max_length=100)]
+
+
+def _check_range(start: datetime | None, end: datetime | None) -> None:
+    if start is not None and end is not None and end <= start:
+        raise Unprocessable(
+            "'to' must be after 'from'",
+            details=[{"field": "query.to", "message": "must be after 'from'"}],
+        )
+
+
+async def _page(
+    request: Request,
+    session: SessionDep,
+    page: PageParams,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    customer_id: int | None,
+    statuses: list[BookingStatus] | None,
+    team: str | None,
+) -> Page[BookingOut]:
+    _check_range(start, end)
+    stmt = service.list_query(
+        ends_after=start,
+        starts_before=end,
+        customer_id=customer_id,
+        statuses=statuses or (),
+        team=team,
+    )
+    rows, total = await fetch_page(session, stmt, page)
+    return Page[BookingOut](
+        items=[BookingOut.model_validate(row) for row in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+        next=next_link(request, page, total),
+    )
+
+
+@router.get("", response_model=Page[BookingOut])
+async def list_bookings(
+    request: Request,
+    session: SessionDep,
+    page: PageDep,
+    start: FromQuery = None,
+    end: ToQuery = None,
+    customer_id: int | None = None,
+    status: StatusQuery = None,
+    team: TeamQuery = None,
+) -> Page[BookingOut]:
+    """Bookings overlapping [from, to), by start time."""
+    return await _page(
+        request,
+        session,
+        page,
+        start=start,
+        end=end,
+        customer_id=customer_id,
+        statuses=status,
+        team=team,
+    )
+
+
+@router.post("", response_model=BookingOut, status_code=status.HTTP_201_CREATED)
+async def create_booking(session: SessionDep, body: BookingCreate) -> BookingOut:
+    """Create a booking; 409 naming the booking it would overlap."""
+    return BookingOut.model_validate(await service.create(session, data=body))
+
+
+@router.get("/{booking_id}", response_model=BookingOut)
+async def get_booking(session: SessionDep, booking_id: int) -> BookingOut:
+    return BookingOut.model_validate(await service.get(session, booking_id=booking_id))
+
+
+@router.patch("/{booking_id}", response_model=BookingOut)
+async def update_booking(session: SessionDep, booking_id: int, body: BookingUpdate) -> BookingOut:
+    """Change or reschedule a booking; 409 on overlap or a disallowed status change."""
+    booking = await service.update_booking(session, booking_id=booking_id, data=body)
+    return BookingOut.model_validate(booking)
+
+
+@router.post("/{booking_id}/cancel", response_model=BookingOut)
+async def cancel_booking(session: SessionDep, booking_id: int) -> BookingOut:
+    """Cancel a booking (idempotent: a cancelled booking stays as it is); frees its slot."""
+    return BookingOut.model_validate(await service.cancel(session, booking_id=booking_id))
+
+
+@customer_bookings_router.get("/{customer_id}/bookings", response_model=Page[BookingOut])
+async def list_customer_bookings(
+    request: Request,
+    session: SessionDep,
+    page: PageDep,
+    customer_id: int,
+    start: FromQuery = None,
+    end: ToQuery = None,
+    status: StatusQuery = None,
+    team: TeamQuery = None,
+) -> Page[BookingOut]:
+    """One customer's bookings, by start time (404 for an unknown customer)."""
+    await customer_service.get(session, customer_id=customer_id)
+    return await _page(
+        request,
+        session,
+        page,
+        start=start,
+        end=end,
+        customer_id=customer_id,
+        statuses=status,
+        team=team,
+    )

@@ -1,0 +1,68 @@
+"""Booking API shapes. Times must carry a timezone; they are stored in UTC."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from leadflow.models import BookingStatus
+
+Team = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# A booking is created active; completion and cancellation come later (PATCH / cancel).
+InitialStatus = Literal["scheduled", "confirmed"]
+
+
+class BookingCreate(BaseModel):
+    customer_id: int
+    lead_id: int | None = None
+    service_type: str | None = Field(None, max_length=100)
+    address: str | None = Field(None, max_length=300)
+    team: Team = "default"
+    start_time: AwareDatetime
+    end_time: AwareDatetime
+    status: InitialStatus = "scheduled"
+    notes: str | None = Field(None, max_length=20_000)
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> Self:
+        if self.end_time <= self.start_time:
+            raise ValueError("end_time must be after start_time")
+        return self
+
+
+class BookingUpdate(BaseModel):
+    """PATCH body: only the fields sent are changed; new times or team re-check the overlap rule."""
+
+    lead_id: int | None = None
+    service_type: str | None = Field(None, max_length=100)
+    address: str | None = Field(None, max_length=300)
+    team: Team | None = None
+    start_time: AwareDatetime | None = None
+    end_time: AwareDatetime | None = None
+    status: BookingStatus | None = None
+    notes: str | None = Field(None, max_length=20_000)
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> Self:
+        if self.start_time and self.end_time and self.end_time <= self.start_time:
+            raise ValueError("end_time must be after start_time")
+        return self
+
+
+class BookingOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    customer_id: int
+    lead_id: int | None
+    service_type: str | None
+    address: str | None
+    team: str
+    start_time: datetime
+    end_time: datetime
+    status: BookingStatus
+    notes: str | None
+    created_at: datetime
+    updated_at: datetime

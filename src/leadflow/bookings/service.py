@@ -1,0 +1,289 @@
+"""Booking queries and writes, including the no-overlap rule. The caller owns the transaction.
+
+Overlap rule: two active (scheduled/confirmed) bookings of one team never overlap; intervals are
+half-open [start, end), so back-to-back bookings are fine. We first look for a conflicting booking
+(to name it in the 409). That check alone is race-free on SQLite, where every transaction starts
+with BEGIN IMMEDIATE. On PostgreSQL two transactions can both pass it; the exclusion constraint
+`ex_bookings_team_no_overlap` then rejects the second write, which we turn into the same 409.
+
+`customers.total_bookings` counts the customer's bookings that are not cancelled (completed ones
+count). It is recomputed in SQL after every write that can change it, under a row lock on the
+customer, so concurrent writes cannot lose an update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadflow.bookings.schemas import BookingCreate, BookingUpdate
+from leadflow.errors import Conflict, NotFound, Unprocessable
+from leadflow.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus, Customer, Lead
+
+EXCLUSION_VIOLATION = "23P01"
+_ACTIVE = tuple(ACTIVE_BOOKING_STATUSES)
+_TRANSITIONS: dict[BookingStatus, frozenset[BookingStatus]] = {
+    BookingStatus.SCHEDULED: frozenset(
+        {BookingStatus.CONFIRMED, BookingStatus.COMPLETED, BookingStatus.CANCELLED}
+    ),
+    BookingStatus.CONFIRMED: frozenset(
+        {BookingStatus.SCHEDULED, BookingStatus.COMPLETED, BookingStatus.CANCELLED}
+    ),
+    BookingStatus.COMPLETED: frozenset(),
+    BookingStatus.CANCELLED: frozenset(),
+}
+# Fields that cannot be null in the table: a JSON null for them in a PATCH means "leave as is".
+_NOT_NULL = ("team", "start_time", "end_time", "status")
+
+
+def list_query(
+    *,
+    starts_before: datetime | None = None,
+    ends_after: datetime | None = None,
+    customer_id: int | None = None,
+    statuses: Sequence[BookingStatus] = (),
+    team: str | None = None,
+) -> Select[Any]:
+    """Bookings matching the filters, by start time; a time range keeps those overlapping it."""
+    stmt = select(Booking)
+    if starts_before is not None:
+        stmt = stmt.where(Booking.start_time < starts_before)
+    if ends_after is not None:
+        stmt = stmt.where(Booking.end_time > ends_after)
+    if customer_id is not None:
+        stmt = stmt.where(Booking.customer_id == customer_id)
+    if statuses:
+        stmt = stmt.where(Booking.status.in_(list(statuses)))
+    if team is not None:
+        stmt = stmt.where(Booking.team == team)
+    return stmt.order_by(Booking.start_time.asc(), Booking.id.asc())
+
+
+async def get(session: AsyncSession, *, booking_id: int) -> Booking:
+    booking = await session.get(Booking, booking_id)
+    if booking is None:
+        raise NotFound(f"booking {booking_id} not found", details={"booking_id": booking_id})
+    return booking
+
+
+async def create(session: AsyncSession, *, data: BookingCreate) -> Booking:
+    """Create an active booking; 422 for an unknown customer or lead, 409 on overlap."""
+    await _lock_customer(session, customer_id=data.customer_id, missing=Unprocessable)
+    if data.lead_id is not None:
+        await _check_lead(session, lead_id=data.lead_id, customer_id=data.customer_id)
+    booking = Booking(**data.model_dump())
+    booking.status = BookingStatus(data.status)
+    slot = _Slot.of(booking)
+    await _ensure_free(session, slot, booking.status)
+    await _flush_checked(session, booking, slot, changes={}, add=True)
+    await _recount(session, customer_id=booking.customer_id)
+    return booking
+
+
+async def update_booking(session: AsyncSession, *, booking_id: int, data: BookingUpdate) -> Booking:
+    """Change a booking; new times, team or an active status re-check the overlap rule."""
+    booking = await _get_locked(session, booking_id=booking_id)
+    changes = data.model_dump(exclude_unset=True)
+    for field in _NOT_NULL:
+        if field in changes and changes[field] is None:
+            del changes[field]
+    new_status = changes.pop("status", booking.status)
+    _check_transition(booking, BookingStatus(new_status))
+    reschedules = {"team", "start_time", "end_time"} & changes.keys()
+    if reschedules and booking.status not in _ACTIVE:
+        raise Conflict(
+            f"booking {booking.id} is {booking.status}; only active bookings can be rescheduled",
+            details={"booking_id": booking.id, "status": booking.status},
+        )
+    start = changes.get("start_time", booking.start_time)
+    end = changes.get("end_time", booking.end_time)
+    if end <= start:
+        raise Unprocessable(
+            "end_time must be after start_time",
+            details=[{"field": "body.end_time", "message": "must be after start_time"}],
+        )
+    if changes.get("lead_id") is not None:
+        await _check_lead(session, lead_id=changes["lead_id"], customer_id=booking.customer_id)
+    changes["status"] = BookingStatus(new_status)
+    slot = _Slot(booking.id, changes.get("team", booking.team), start, end)
+    await _ensure_free(session, slot, changes["status"])
+    await _flush_checked(session, booking, slot, changes=changes, add=False)
+    await _recount(session, customer_id=booking.customer_id)
+    await session.refresh(booking)
+    return booking
+
+
+async def cancel(session: AsyncSession, *, booking_id: int) -> Booking:
+    """Cancel a booking and free its slot; cancelling a cancelled booking changes nothing.
+
+    Cancelling is idempotent (200 with the booking) so a retried request is harmless; a
+    completed booking cannot be cancelled (409).
+    """
+    booking = await _get_locked(session, booking_id=booking_id)
+    if booking.status == BookingStatus.CANCELLED:
+        return booking
+    _check_transition(booking, BookingStatus.CANCELLED)
+    booking.status = BookingStatus.CANCELLED
+    await session.flush()
+    await _recount(session, customer_id=booking.customer_id)
+    await session.refresh(booking)
+    return booking
+
+
+async def _get_locked(session: AsyncSession, *, booking_id: int) -> Booking:
+    """Load a booking for a change, locking its customer, then the booking (in that order)."""
+    booking = await get(session, booking_id=booking_id)
+    await _lock_customer(session, customer_id=booking.customer_id, missing=NotFound)
+    # Re-read under the lock: a concurrent change may have committed since the first read.
+    await session.refresh(booking, with_for_update={"key_share": True})
+    return booking
+
+
+def _check_transition(booking: Booking, new_status: BookingStatus) -> None:
+    if new_status == booking.status or new_status in _TRANSITIONS[booking.status]:
+        return
+    allowed = sorted(_TRANSITIONS[booking.status])
+    raise Conflict(
+        f"booking {booking.id} cannot go from {booking.status} to {new_status}",
+        details={"booking_id": booking.id, "status": booking.status, "allowed": allowed},
+    )
+
+
+async def _lock_customer(
+    session: AsyncSession, *, customer_id: int, missing: type[NotFound | Unprocessable]
+) -> None:
+    # NO KEY UPDATE (not UPDATE): it does not block other transactions inserting rows that
+    # reference this customer, yet serialises writers of its booking counter. SQLite ignores it.
+    stmt = select(Customer.id).where(Customer.id == customer_id).with_for_update(key_share=True)
+    if (await session.execute(stmt)).scalar_one_or_none() is None:
+        raise missing(
+            f"customer {customer_id} not found",
+            details=[{"field": "body.customer_id", "message": "no such customer"}]
+            if missing is Unprocessable
+            else {"customer_id": customer_id},
+        )
+
+
+async def _check_lead(session: AsyncSession, *, lead_id: int, customer_id: int) -> None:
+    lead_customer = (
+        await session.execute(select(Lead.id, Lead.customer_id).where(Lead.id == lead_id))
+    ).one_or_none()
+    if lead_customer is None:
+        raise Unprocessable(
+            f"lead {lead_id} not found",
+            details=[{"field": "body.lead_id", "message": "no such lead"}],
+        )
+    if lead_customer.customer_id not in (None, customer_id):
+        raise Unprocessable(
+            f"lead {lead_id} belongs to customer {lead_customer.customer_id}, "
+            f"not to customer {customer_id}",
+            details=[{"field": "body.lead_id", "message": "lead of another customer"}],
+        )
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """What the overlap rule looks at, apart from the ORM object (a failed savepoint expires it)."""
+
+    booking_id: int | None
+    team: str
+    start_time: datetime
+    end_time: datetime
+
+    @classmethod
+    def of(cls, booking: Booking) -> _Slot:
+        return cls(booking.id, booking.team, booking.start_time, booking.end_time)
+
+
+def _conflicts_with(slot: _Slot) -> Select[Any]:
+    stmt = select(Booking).where(
+        Booking.team == slot.team,
+        Booking.status.in_(_ACTIVE),
+        Booking.start_time < slot.end_time,
+        Booking.end_time > slot.start_time,
+    )
+    if slot.booking_id is not None:
+        stmt = stmt.where(Booking.id != slot.booking_id)
+    return stmt.order_by(Booking.start_time.asc(), Booking.id.asc()).limit(1)
+
+
+async def _ensure_free(session: AsyncSession, slot: _Slot, status: BookingStatus) -> None:
+    """Raise 409 naming an active booking of the same team that overlaps `slot`."""
+    if status not in _ACTIVE:
+        return
+    other = (await session.execute(_conflicts_with(slot))).scalar_one_or_none()
+    if other is not None:
+        raise _overlap(slot, other)
+
+
+async def _flush_checked(
+    session: AsyncSession, booking: Booking, slot: _Slot, *, changes: dict[str, Any], add: bool
+) -> None:
+    """Write `booking` (new, or with `changes`) inside a savepoint; an exclusion violation from a
+    concurrent write becomes a 409.
+
+    The booking must be added or changed inside the savepoint: begin_nested() flushes pending
+    changes first, and a violation there would doom the whole transaction.
+    """
+    try:
+        async with session.begin_nested():
+            if add:
+                session.add(booking)
+            for field, value in changes.items():
+                setattr(booking, field, value)
+            await session.flush()
+    except IntegrityError as exc:
+        if not _is_exclusion_violation(exc):
+            raise
+        # The savepoint is gone but the request's transaction lives on; by now the concurrent
+        # winner has committed, so a fresh query can name it.
+        other = (await session.execute(_conflicts_with(slot))).scalar_one_or_none()
+        raise _overlap(slot, other) from exc
+
+
+def _is_exclusion_violation(exc: IntegrityError) -> bool:
+    for err in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        if getattr(err, "sqlstate", None) == EXCLUSION_VIOLATION:
+            return True
+    return False
+
+
+def _overlap(slot: _Slot, other: Booking | None) -> Conflict:
+    window = f"{slot.start_time.isoformat()} to {slot.end_time.isoformat()}"
+    if other is None:
+        # The winner of the race was cancelled again before we could look it up.
+        return Conflict(
+            f"team {slot.team!r} already has a booking overlapping {window}",
+            details={"conflicting_booking_id": None, "team": slot.team},
+        )
+    return Conflict(
+        f"booking {other.id} of team {slot.team!r} ({other.start_time.isoformat()} to "
+        f"{other.end_time.isoformat()}) overlaps {window}",
+        details={
+            "conflicting_booking_id": other.id,
+            "team": slot.team,
+            "start_time": other.start_time.isoformat(),
+            "end_time": other.end_time.isoformat(),
+        },
+    )
+
+
+async def _recount(session: AsyncSession, *, customer_id: int) -> None:
+    not_cancelled = (
+        select(func.count())
+        .select_from(Booking)
+        .where(Booking.customer_id == customer_id, Booking.status != BookingStatus.CANCELLED)
+        .scalar_subquery()
+    )
+    await session.execute(
+        update(Customer)
+        .where(Customer.id == customer_id)
+        .values(total_bookings=not_cancelled)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,62 @@
+"""Dashboard API shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from leadflow.models import IngestMode, IngestStatus, MailProvider
+
+
+class LeadStats(BaseModel):
+    total: int
+    new_today: int = Field(description="Received since midnight today (business time zone).")
+    new_7d: int = Field(description="Received during the last 7 calendar days, today included.")
+    new_30d: int = Field(description="Received during the last 30 calendar days, today included.")
+    open: int = Field(description="New, contacted or quoted, and not a duplicate.")
+    by_status: dict[str, int] = Field(description="Every status, zero included.")
+    by_source: dict[str, int]
+
+
+class CustomerStats(BaseModel):
+    total: int
+    active: int
+
+
+class BookingStats(BaseModel):
+    upcoming: int = Field(description="Scheduled or confirmed, starting now or later.")
+    next_7_days: int = Field(description="Upcoming and starting within the next 7 days.")
+
+
+class ThreadStats(BaseModel):
+    total: int
+    matched: int
+    unmatched: int
+
+
+class IngestRunSummary(BaseModel):
+    status: IngestStatus
+    mode: IngestMode
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class MailboxSyncStatus(BaseModel):
+    id: int
+    email: str
+    provider: MailProvider
+    last_sync_started_at: datetime | None
+    last_sync_succeeded_at: datetime | None
+    last_error: str | None
+    last_run: IngestRunSummary | None
+
+
+class DashboardStats(BaseModel):
+    generated_at: datetime
+    timezone: str
+    leads: LeadStats
+    customers: CustomerStats
+    bookings: BookingStats
+    threads: ThreadStats
+    mailboxes: list[MailboxSyncStatus]

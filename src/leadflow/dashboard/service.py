@@ -1,0 +1,175 @@
+"""Dashboard KPIs, each computed by an aggregate query (no rows are loaded to be counted).
+
+Day-based windows use the business time zone: "today" runs from local midnight to the next one,
+"7 days" are today and the six calendar days before it (30 likewise). Bookings count from `now`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadflow.dashboard.schemas import (
+    BookingStats,
+    CustomerStats,
+    DashboardStats,
+    IngestRunSummary,
+    LeadStats,
+    MailboxSyncStatus,
+    ThreadStats,
+)
+from leadflow.models import (
+    ACTIVE_BOOKING_STATUSES,
+    OPEN_LEAD_STATUSES,
+    Booking,
+    Customer,
+    CustomerStatus,
+    EmailIngestRun,
+    EmailThread,
+    Lead,
+    LeadStatus,
+    Mailbox,
+)
+
+
+def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(), tzinfo=tz)
+
+
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.count().filter(condition)
+
+
+async def compute_stats(session: AsyncSession, *, now: datetime, timezone: str) -> DashboardStats:
+    """Every dashboard KPI as of `now` (timezone-aware), with days cut in `timezone`."""
+    return DashboardStats(
+        generated_at=now,
+        timezone=timezone,
+        leads=await lead_stats(session, now=now, tz=ZoneInfo(timezone)),
+        customers=await customer_stats(session),
+        bookings=await booking_stats(session, now=now),
+        threads=await thread_stats(session),
+        mailboxes=await mailbox_sync_status(session),
+    )
+
+
+async def lead_stats(session: AsyncSession, *, now: datetime, tz: ZoneInfo) -> LeadStats:
+    today = now.astimezone(tz).date()
+    end = _local_midnight(today + timedelta(days=1), tz)
+
+    def since(days_back: int) -> ColumnElement[bool]:
+        start = _local_midnight(today - timedelta(days=days_back), tz)
+        return (Lead.received_at >= start) & (Lead.received_at < end)
+
+    counts = (
+        await session.execute(
+            select(
+                func.count(),
+                _count_if(since(0)),
+                _count_if(since(6)),
+                _count_if(since(29)),
+                _count_if(Lead.status.in_(OPEN_LEAD_STATUSES) & Lead.duplicate_of_id.is_(None)),
+            ).select_from(Lead)
+        )
+    ).one()
+    by_status = {status.value: 0 for status in LeadStatus}
+    for lead_status, n in await session.execute(
+        select(Lead.status, func.count()).group_by(Lead.status)
+    ):
+        by_status[LeadStatus(lead_status).value] = n
+    by_source = {
+        source: n
+        for source, n in await session.execute(
+            select(Lead.source, func.count()).group_by(Lead.source).order_by(Lead.source)
+        )
+    }
+    return LeadStats(
+        total=counts[0],
+        new_today=counts[1],
+        new_7d=counts[2],
+        new_30d=counts[3],
+        open=counts[4],
+        by_status=by_status,
+        by_source=by_source,
+    )
+
+
+async def customer_stats(session: AsyncSession) -> CustomerStats:
+    total, active = (
+        await session.execute(
+            select(func.count(), _count_if(Customer.status == CustomerStatus.ACTIVE)).select_from(
+                Customer
+            )
+        )
+    ).one()
+    return CustomerStats(total=total, active=active)
+
+
+async def booking_stats(session: AsyncSession, *, now: datetime) -> BookingStats:
+    upcoming, next_week = (
+        await session.execute(
+            select(func.count(), _count_if(Booking.start_time < now + timedelta(days=7)))
+            .select_from(Booking)
+            .where(Booking.status.in_(ACTIVE_BOOKING_STATUSES), Booking.start_time >= now)
+        )
+    ).one()
+    return BookingStats(upcoming=upcoming, next_7_days=next_week)
+
+
+async def thread_stats(session: AsyncSession) -> ThreadStats:
+    total, matched = (
+        await session.execute(
+            select(func.count(), _count_if(EmailThread.is_matched.is_(True))).select_from(
+                EmailThread
+            )
+        )
+    ).one()
+    return ThreadStats(total=total, matched=matched, unmatched=total - matched)
+
+
+async def mailbox_sync_status(session: AsyncSession) -> list[MailboxSyncStatus]:
+    """Each mailbox with its sync fields and its latest ingest run (None before the first)."""
+    ranked = select(
+        EmailIngestRun,
+        func.row_number()
+        .over(
+            partition_by=EmailIngestRun.mailbox_id,
+            order_by=(EmailIngestRun.started_at.desc(), EmailIngestRun.id.desc()),
+        )
+        .label("rank"),
+    ).subquery()
+    stmt = (
+        select(
+            Mailbox,
+            ranked.c.status,
+            ranked.c.mode,
+            ranked.c.started_at,
+            ranked.c.finished_at,
+        )
+        .outerjoin(ranked, (ranked.c.mailbox_id == Mailbox.id) & (ranked.c.rank == 1))
+        .order_by(Mailbox.email)
+    )
+    result: list[MailboxSyncStatus] = []
+    for mailbox, run_status, mode, started_at, finished_at in await session.execute(stmt):
+        last_run = (
+            IngestRunSummary(
+                status=run_status, mode=mode, started_at=started_at, finished_at=finished_at
+            )
+            if run_status is not None
+            else None
+        )
+        result.append(
+            MailboxSyncStatus(
+                id=mailbox.id,
+                email=mailbox.email,
+                provider=mailbox.provider,
+                last_sync_started_at=mailbox.last_sync_started_at,
+                last_sync_succeeded_at=mailbox.last_sync_succeeded_at,
+                last_error=mailbox.last_error,
+                last_run=last_run,
+            )
+        )
+    return result
