@@ -16,28 +16,32 @@ from leadflow.settings import Settings
 
 def api_router() -> APIRouter:
     """Every /api route, behind the bearer token."""
+    from leadflow.bookings.router import customer_bookings_router
     from leadflow.bookings.router import router as bookings
     from leadflow.customers.router import router as customers
     from leadflow.dashboard.router import router as dashboard
+    from leadflow.leads.router import customer_leads_router
     from leadflow.leads.router import router as leads
+    from leadflow.mail.router import customer_threads_router
     from leadflow.mail.router import router as threads
-
-    from leadflow.bookings import router as bookings_mod
-    from leadflow.leads import router as leads_mod
-    from leadflow.mail import router as mail_mod
+    from leadflow.mail.sync_router import sync_router
+    from leadflow.matching.router import router as matching
+    from leadflow.matching.router import threads_rematch_router
 
     router = APIRouter(prefix="/api", dependencies=[Depends(require_token)])
-    subs = [customers, leads, threads, bookings, dashboard]
-    # TEMPORARY while the domain routers land; replaced by explicit imports.
-    for mod, name in (
-        (leads_mod, "customer_leads_router"),
-        (mail_mod, "customer_threads_router"),
-        (bookings_mod, "customer_bookings_router"),
+    for sub in (
+        customers,
+        customer_leads_router,
+        customer_threads_router,
+        customer_bookings_router,
+        leads,
+        threads_rematch_router,
+        threads,
+        bookings,
+        dashboard,
+        matching,
+        sync_router,
     ):
-        extra = getattr(mod, name, None)
-        if extra is not None:
-            subs.append(extra)
-    for sub in subs:
         router.include_router(sub)
     return router
 

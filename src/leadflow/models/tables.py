@@ -100,6 +100,7 @@ class Lead(Timestamps, Base):
         Index("ix_leads_customer_id", "customer_id"),
         Index("ix_leads_status_created_at", "status", "created_at"),
         Index("ix_leads_received_at", "received_at"),
+        Index("ix_leads_mailbox_id_gmail_thread_id", "mailbox_id", "gmail_thread_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -295,6 +295,12 @@ def upgrade() -> None:
     op.create_index("ix_leads_customer_id", "leads", ["customer_id"], unique=False)
     op.create_index("ix_leads_email", "leads", ["email"], unique=False)
     op.create_index("ix_leads_received_at", "leads", ["received_at"], unique=False)
+    op.create_index(
+        "ix_leads_mailbox_id_gmail_thread_id",
+        "leads",
+        ["mailbox_id", "gmail_thread_id"],
+        unique=False,
+    )
     op.create_index("ix_leads_status", "leads", ["status"], unique=False)
     op.create_index("ix_leads_status_created_at", "leads", ["status", "created_at"], unique=False)
 
@@ -456,6 +462,7 @@ def downgrade() -> None:
     op.drop_table("bookings")
     op.drop_index("ix_leads_status_created_at", table_name="leads")
     op.drop_index("ix_leads_status", table_name="leads")
+    op.drop_index("ix_leads_mailbox_id_gmail_thread_id", table_name="leads")
     op.drop_index("ix_leads_received_at", table_name="leads")
     op.drop_index("ix_leads_email", table_name="leads")
     op.drop_index("ix_leads_customer_id", table_name="leads")

@@ -1,0 +1,56 @@
+"""Pipeline step: match the threads of each stored batch to customers (after lead ingest)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadflow.leads.ingest import refresh_customer_counters
+from leadflow.mail.store import StoredMessage
+from leadflow.matching.service import match_threads
+from leadflow.models import EmailThread, Mailbox
+from leadflow.settings import Settings
+
+
+@dataclass
+class MatchingProcessor:
+    """Match the batch's unmatched threads, then refresh the touched customers' counters."""
+
+    settings: Settings
+    matched: int = 0
+    touched_customers: set[int] = field(default_factory=set)
+
+    async def process(
+        self, session: AsyncSession, mailbox: Mailbox, stored: Sequence[StoredMessage]
+    ) -> None:
+        thread_ids = sorted({message.thread_id for message in stored})
+        if not thread_ids:
+            return
+        report = await match_threads(session, settings=self.settings, thread_ids=thread_ids)
+        self.matched += report.changed
+        customers = set(
+            (
+                await session.execute(
+                    select(EmailThread.customer_id).where(
+                        EmailThread.id.in_(thread_ids), EmailThread.customer_id.is_not(None)
+                    )
+                )
+            ).scalars()
+        )
+        self.touched_customers |= {cid for cid in customers if cid is not None}
+        await refresh_customer_counters(session, customers)
+
+
+async def rematch_after_sync(session: AsyncSession, settings: Settings) -> int:
+    """Re-run the rules over every unmatched thread; return how many changed.
+
+    New customers created late in a sync (a full sync sees the newest mail first, so a
+    customer's replies are stored before the lead that creates the customer) make earlier
+    threads matchable; this catches them at the end of the run.
+    """
+    report = await match_threads(session, settings=settings, only_unmatched=True)
+    await refresh_customer_counters(session, None)
+    return report.changed
