@@ -46,11 +46,24 @@ _CELL = {"td", "th"}
 
 
 class _TextExtractor(HTMLParser):
+    """Collects text: source whitespace folds to one space, blocks and rows break lines."""
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._skip_depth = 0
+        self._pre_depth = 0
         self._cell_open = False
+
+    def _newline(self) -> None:
+        """Break the line unless it is already broken (whitespace-only text does not count)."""
+        for part in reversed(self.parts):
+            if part.endswith("\n"):
+                return
+            if part.strip():
+                break
+        if self.parts:
+            self.parts.append("\n")
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         tag = tag.lower()
@@ -63,9 +76,11 @@ class _TextExtractor(HTMLParser):
                 self.parts.append(" ")
             self._cell_open = True
         elif tag in _BLOCK:
-            self.parts.append("\n")
+            self._newline()
             if tag == "tr":
                 self._cell_open = False
+            if tag == "pre":
+                self._pre_depth += 1
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag.lower() in {"br", "hr"}:
@@ -78,15 +93,20 @@ class _TextExtractor(HTMLParser):
         elif tag in _CELL:
             self.parts.append(" ")
         elif tag in _BLOCK:
-            self.parts.append("\n")
+            self._newline()
             if tag == "tr":
                 self._cell_open = False
+            if tag == "pre":
+                self._pre_depth = max(0, self._pre_depth - 1)
 
     def handle_data(self, data: str) -> None:
-        if self._skip_depth == 0:
-            self.parts.append(data)
+        if self._skip_depth:
+            return
+        # Line breaks in HTML source are just spaces; only markup (or <pre>) breaks lines.
+        self.parts.append(data if self._pre_depth else _SOURCE_WHITESPACE.sub(" ", data))
 
 
+_SOURCE_WHITESPACE = re.compile(r"\s+")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
