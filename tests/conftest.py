@@ -39,9 +39,15 @@ def pytest_report_header() -> str:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if BACKEND != "postgresql" and item.get_closest_marker("postgres_only"):
-            item.add_marker(pytest.mark.skip(reason="PostgreSQL-only test; run with LEADFLOW_TEST_DB=postgresql"))
+            item.add_marker(
+                pytest.mark.skip(
+                    reason="PostgreSQL-only test; run with LEADFLOW_TEST_DB=postgresql"
+                )
+            )
         if BACKEND != "sqlite" and item.get_closest_marker("sqlite_only"):
-            item.add_marker(pytest.mark.skip(reason="SQLite-only test; run with LEADFLOW_TEST_DB=sqlite"))
+            item.add_marker(
+                pytest.mark.skip(reason="SQLite-only test; run with LEADFLOW_TEST_DB=sqlite")
+            )
 
 
 @pytest.fixture(scope="session")

@@ -42,9 +42,7 @@ class TcpProxy:
             client_w.transport.abort()
             return
         self._writers.update({client_w, upstream_w})
-        await asyncio.gather(
-            self._pipe(client_r, upstream_w), self._pipe(upstream_r, client_w)
-        )
+        await asyncio.gather(self._pipe(client_r, upstream_w), self._pipe(upstream_r, client_w))
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

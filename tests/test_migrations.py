@@ -101,5 +101,6 @@ async def test_the_booking_exclusion_constraint_exists_on_postgresql(engine: Asy
         extension = (
             await conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'btree_gist'"))
         ).one_or_none()
-    assert row is not None and row[0] == "x"
+    assert row is not None
+    assert row[0] == "x"
     assert extension is not None

@@ -44,3 +44,7 @@ def configure_logging(settings: Settings) -> None:
     # Replace only our own handler, so calling this twice (or under pytest) keeps other handlers.
     root.handlers[:] = [h for h in root.handlers if h.get_name() != _HANDLER_NAME] + [handler]
     root.setLevel(settings.log_level)
+    # httpx logs every request at INFO (thousands per sync); keep those for DEBUG.
+    logging.getLogger("httpx").setLevel(
+        logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING
+    )

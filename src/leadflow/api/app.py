@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -46,19 +48,36 @@ def api_router() -> APIRouter:
     return router
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, background_sync: bool = False) -> FastAPI:
+    """Build the app; with `background_sync`, it also syncs Gmail on an interval (serve)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from leadflow.mail.scheduler import gmail_configured, run_sync_loop
+        from leadflow.mail.sync_router import stop_sync_tasks
+
         # No connection is opened here: the app starts while the database is down and the pool
         # (pre-ping) reconnects by itself once it is back.
         engine = create_engine(settings, application_name="leadflow-api")
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        stop = asyncio.Event()
+        loop_task: asyncio.Task[None] | None = None
+        if background_sync and gmail_configured(settings):
+            loop_task = asyncio.create_task(
+                run_sync_loop(settings, app.state.sessionmaker, stop=stop),
+                name="leadflow-sync-loop",
+            )
         try:
             yield
         finally:
+            stop.set()
+            if loop_task is not None:
+                loop_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await loop_task
+            await stop_sync_tasks(app)
             await engine.dispose()
 
     app = FastAPI(
@@ -72,3 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(api_router())
     return app
+
+
+def create_served_app() -> FastAPI:
+    """Factory for `leadflow serve --workers N`: settings from the environment, sync loop on."""
+    return create_app(background_sync=True)

@@ -9,6 +9,7 @@ customer its thread belongs to), which `bench/evaluate_leads.py` scores the pipe
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -487,6 +488,7 @@ def build_sample_mailbox(seed: int = 2026, customers: int = 40) -> SampleMailbox
     ]
     w = _Writer(rng)
     box = SampleMailbox(customers=people)
+    domain_users = Counter(p.email.split("@")[1] for p in people)
     makers = ["rengoring_nu", "rengoring_nu_html", "leadpoint", "adhelp", "website"]
     for i, c in enumerate(people):
         maker = makers[i % len(makers)]
@@ -506,7 +508,11 @@ def build_sample_mailbox(seed: int = 2026, customers: int = 40) -> SampleMailbox
         if i % 10 == 4:
             box.messages.append(_phone_only_inquiry(w, c))
         if c.company_name and i % 16 == 15:
-            box.messages.append(_colleague_inquiry(w, c))
+            colleague = _colleague_inquiry(w, c)
+            if domain_users[c.email.split("@")[1]] > 1:
+                # Several customers share the company domain: nobody can tell whose it is.
+                colleague.customer_email = None
+            box.messages.append(colleague)
         if i % 13 == 6:
             again = _website(w, c)  # asks again a few days later: a duplicate of the open lead
             assert again.lead is not None

@@ -14,6 +14,10 @@ from leadflow.matching.service import match_threads
 from leadflow.models import EmailThread, Mailbox
 from leadflow.settings import Settings
 
+# Rules whose answer can change when customers are added: one more customer on a phone number or
+# a company domain makes an earlier unique match ambiguous (emails are unique, so 1.0 rules hold).
+WEAK_RULES = ("reply_chain", "phone", "domain")
+
 
 @dataclass
 class MatchingProcessor:
@@ -45,12 +49,14 @@ class MatchingProcessor:
 
 
 async def rematch_after_sync(session: AsyncSession, settings: Settings) -> int:
-    """Re-run the rules over every unmatched thread; return how many changed.
+    """Re-run the rules over unmatched and weakly matched threads; return how many changed.
 
     New customers created late in a sync (a full sync sees the newest mail first, so a
     customer's replies are stored before the lead that creates the customer) make earlier
     threads matchable; this catches them at the end of the run.
     """
-    report = await match_threads(session, settings=settings, only_unmatched=True)
+    report = await match_threads(
+        session, settings=settings, only_unmatched=True, revisit_rules=WEAK_RULES
+    )
     await refresh_customer_counters(session, None)
     return report.changed

@@ -85,13 +85,15 @@ async def match_threads(
     settings: Settings,
     thread_ids: Sequence[int] | None = None,
     only_unmatched: bool = True,
+    revisit_rules: Sequence[str] = (),
     now: datetime | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> MatchReport:
     """Apply the matching rules to threads (unmatched ones, or all automatic ones) and save.
 
     Manual links and manual unlinks are never touched. Re-running changes nothing unless
-    customers or mail changed in between.
+    customers or mail changed in between. `revisit_rules` adds threads matched by those rules
+    to an `only_unmatched` run (new customers can make a phone or domain match ambiguous).
     """
     now = now or utcnow()
     await session.flush()
@@ -102,7 +104,11 @@ async def match_threads(
     tally = _Tally()
     pending: dict[int, rules.MatchDecision] = {}
     batches = _thread_batches(
-        session, thread_ids=thread_ids, only_unmatched=only_unmatched, batch_size=batch_size
+        session,
+        thread_ids=thread_ids,
+        only_unmatched=only_unmatched,
+        batch_size=batch_size,
+        revisit_rules=revisit_rules,
     )
     async for rows in batches:
         for outcome in await _match_batch(session, rows, index, exclusions, now, tally):
@@ -164,12 +170,20 @@ async def _thread_batches(
     thread_ids: Sequence[int] | None,
     only_unmatched: bool,
     batch_size: int,
+    revisit_rules: Sequence[str] = (),
 ) -> AsyncIterator[list[_ThreadState]]:
     """Yield candidate threads in id order, `batch_size` at a time (manual ones never)."""
     base = select(*_THREAD_COLUMNS).where(
         or_(EmailThread.matched_by.is_(None), EmailThread.matched_by != rules.MANUAL)
     )
-    if only_unmatched:
+    if only_unmatched and revisit_rules:
+        base = base.where(
+            or_(
+                EmailThread.is_matched.is_(False),
+                EmailThread.matched_by.in_([r for r in revisit_rules if r != rules.MANUAL]),
+            )
+        )
+    elif only_unmatched:
         base = base.where(EmailThread.is_matched.is_(False))
     if thread_ids is not None:
         ids = sorted(set(thread_ids))

@@ -1,0 +1,199 @@
+"""Score lead extraction and thread matching against the labelled synthetic mailbox (issue #4).
+
+Imports a generated sample mailbox through the real pipeline (mbox import: parse → store →
+leads → matching) into a scratch SQLite database (or --database-url), then compares what was
+stored with the sample's ground truth:
+
+- every lead email becomes exactly one lead; no lead comes from non-lead mail;
+- per-field accuracy of the extracted leads;
+- matching precision (matched threads on the right customer) and recall (of matchable threads).
+
+Usage: uv run python -m bench.evaluate_leads [--seed 2026] [--customers 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from leadflow.db import create_engine, create_sessionmaker
+from leadflow.mail.mime import normalise_message_id
+from leadflow.mail.sync import import_mbox
+from leadflow.maintenance.sample_mailbox import OWN_ADDRESS, build_sample_mailbox
+from leadflow.maintenance.schema import upgrade_database
+from leadflow.models import Customer, EmailMessage, EmailThread, Lead
+from leadflow.settings import Settings
+
+LEAD_FIELDS = (
+    "source", "name", "email", "phone", "address", "postal_code", "city", "square_meters",
+    "rooms", "floor", "property_type", "task_type", "contact_type", "preferred_date", "message",
+    "received_at", "needs_review",
+)  # fmt: skip
+
+
+@dataclass
+class Score:
+    lead_emails: int = 0
+    leads_exactly_once: int = 0
+    leads_missing: int = 0
+    leads_twice: int = 0
+    leads_from_non_lead_mail: int = 0
+    duplicates_expected: int = 0
+    duplicates_flagged: int = 0
+    field_total: Counter[str] = field(default_factory=Counter)
+    field_right: Counter[str] = field(default_factory=Counter)
+    field_errors: list[str] = field(default_factory=list)
+    matchable_threads: int = 0
+    unmatchable_threads: int = 0
+    matched_right: int = 0
+    matched_wrong: int = 0
+    matched_unmatchable: int = 0
+    by_rule: Counter[str] = field(default_factory=Counter)
+
+    def report(self) -> str:
+        lines = [
+            f"lead emails: {self.lead_emails}; exactly one lead: {self.leads_exactly_once} "
+            f"({_pct(self.leads_exactly_once, self.lead_emails)}); missing {self.leads_missing}; "
+            f"more than one {self.leads_twice}",
+            f"leads from non-lead mail: {self.leads_from_non_lead_mail}",
+            f"duplicates flagged: {self.duplicates_flagged} of {self.duplicates_expected}",
+            "per-field accuracy (right / compared):",
+        ]
+        for name in LEAD_FIELDS:
+            total = self.field_total[name]
+            if total:
+                right = self.field_right[name]
+                lines.append(f"  {name:15} {right:5d} / {total:5d}  {_pct(right, total)}")
+        matched = self.matched_right + self.matched_wrong + self.matched_unmatchable
+        lines += [
+            f"threads: {self.matchable_threads} matchable, {self.unmatchable_threads} not",
+            f"matching precision: {self.matched_right} right of {matched} matched "
+            f"({_pct(self.matched_right, matched)}); wrong customer {self.matched_wrong}, "
+            f"matched but should not be {self.matched_unmatchable}",
+            f"matching recall: {self.matched_right} of {self.matchable_threads} matchable "
+            f"({_pct(self.matched_right, self.matchable_threads)})",
+            "matched by rule: " + ", ".join(f"{k} {v}" for k, v in sorted(self.by_rule.items())),
+        ]
+        lines += [f"  field error: {e}" for e in self.field_errors[:20]]
+        return "\n".join(lines)
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.2f} %" if whole else "n/a"
+
+
+async def evaluate(settings: Settings, *, seed: int, customers: int, workdir: Path) -> Score:
+    box = build_sample_mailbox(seed=seed, customers=customers)
+    mbox = workdir / "sample.mbox"
+    mbox.write_bytes(box.mbox_bytes())
+    await upgrade_database(settings)
+    engine = create_engine(settings, application_name="leadflow-bench")
+    sessionmaker = create_sessionmaker(engine)
+    try:
+        result = await import_mbox(settings, sessionmaker, path=mbox, mailbox_email=OWN_ADDRESS)
+        if not result.ok:
+            raise SystemExit(f"import failed: {result.error}")
+        async with sessionmaker() as session:
+            rows = (
+                await session.execute(
+                    select(EmailMessage.rfc822_message_id, EmailMessage.gmail_message_id,
+                           EmailThread.id, EmailThread.is_matched, EmailThread.matched_by,
+                           Customer.email)
+                    .join(EmailThread, EmailThread.id == EmailMessage.thread_id)
+                    .outerjoin(Customer, Customer.id == EmailThread.customer_id)
+                )
+            ).all()  # fmt: skip
+            leads = (await session.execute(select(Lead))).scalars().all()
+    finally:
+        await engine.dispose()
+    return _score(box, rows, leads)
+
+
+def _score(box: object, rows: list, leads: list[Lead]) -> Score:  # type: ignore[type-arg]
+    from leadflow.maintenance.sample_mailbox import SampleMailbox
+
+    assert isinstance(box, SampleMailbox)
+    score = Score()
+    by_rfc = {normalise_message_id(r[0]): r for r in rows}
+    leads_by_gmail_id: dict[str, list[Lead]] = {}
+    for lead in leads:
+        leads_by_gmail_id.setdefault(lead.gmail_message_id or "", []).append(lead)
+    expected_thread_customer: dict[int, str | None] = {}
+    for sample in box.messages:
+        row = by_rfc.get(normalise_message_id(sample.message_id))
+        if row is None:
+            raise SystemExit(f"message {sample.message_id} was not stored")
+        _rfc, gmail_id, thread_id, *_rest = row
+        expected_thread_customer.setdefault(thread_id, sample.customer_email)
+        made = leads_by_gmail_id.get(gmail_id, [])
+        if sample.lead is None:
+            score.leads_from_non_lead_mail += len(made)
+            continue
+        score.lead_emails += 1
+        if not made:
+            score.leads_missing += 1
+            continue
+        if len(made) > 1:
+            score.leads_twice += 1
+            continue
+        score.leads_exactly_once += 1
+        lead = made[0]
+        if sample.lead.get("duplicate"):
+            score.duplicates_expected += 1
+            score.duplicates_flagged += int(lead.duplicate_of_id is not None)
+        for name in LEAD_FIELDS:
+            if name not in sample.lead and name != "needs_review":
+                continue
+            want = sample.lead.get(name, False if name == "needs_review" else None)
+            got = getattr(lead, name)
+            score.field_total[name] += 1
+            if got == want:
+                score.field_right[name] += 1
+            else:
+                score.field_errors.append(f"{sample.message_id} {name}: want {want!r} got {got!r}")
+    seen: set[int] = set()
+    for _rfc, _gid, thread_id, is_matched, matched_by, customer_email in rows:
+        if thread_id in seen:
+            continue
+        seen.add(thread_id)
+        want = expected_thread_customer.get(thread_id)
+        if want is None:
+            score.unmatchable_threads += 1
+            if is_matched:
+                score.matched_unmatchable += 1
+            continue
+        score.matchable_threads += 1
+        if is_matched:
+            score.by_rule[matched_by or "?"] += 1
+            if customer_email == want:
+                score.matched_right += 1
+            else:
+                score.matched_wrong += 1
+    return score
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--customers", type=int, default=400)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        url = args.database_url or f"sqlite:///{workdir / 'eval.db'}"
+        settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+        score = asyncio.run(
+            evaluate(settings, seed=args.seed, customers=args.customers, workdir=workdir)
+        )
+    print(f"sample: seed {args.seed}, {args.customers} customers")
+    print(score.report())
+
+
+if __name__ == "__main__":
+    main()

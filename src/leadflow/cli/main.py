@@ -1,0 +1,205 @@
+"""The `leadflow` command: one entry, with groups (`db`, ...) and long-running commands."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from leadflow.cli.sync import sync_command, worker_command
+from leadflow.settings import Settings
+
+app = typer.Typer(
+    name="leadflow",
+    help="Leads, customers, email threads and bookings for a small service business.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("sync")(sync_command)
+app.command("worker")(worker_command)
+db_app = typer.Typer(help="Database schema and maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+gmail_app = typer.Typer(help="Gmail access.", no_args_is_help=True)
+app.add_typer(gmail_app, name="gmail")
+
+console = Console(stderr=True)
+
+
+def load_settings() -> Settings:
+    """Read settings, turning a bad value into a one-line error instead of a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"LEADFLOW_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        console.print(f"[red]invalid configuration:[/red] {problems}")
+        raise typer.Exit(2) from None
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply database migrations (Alembic) up to REVISION."""
+    from leadflow.logs import configure_logging
+    from leadflow.maintenance.schema import upgrade_database
+
+    settings = load_settings()
+    configure_logging(settings)
+    try:
+        asyncio.run(upgrade_database(settings, revision))
+    except Exception as exc:
+        from leadflow.db import is_connection_error
+
+        reason = "database unreachable" if is_connection_error(exc) else type(exc).__name__
+        console.print(f"[red]upgrade failed:[/red] {reason}: {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"database at revision {revision}")
+
+
+@gmail_app.command("authorize")
+def gmail_authorize(
+    client_secrets: Annotated[
+        Path,
+        typer.Option(
+            "--client-secrets",
+            exists=True,
+            dir_okay=False,
+            help="OAuth client file (installed app) from the Google Cloud console.",
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Where to write the credentials (default: LEADFLOW_GMAIL_CREDENTIALS)."),
+    ] = None,
+) -> None:
+    """Run Google's consent flow (read-only Gmail scope) and save an authorized-user file (0600)."""
+    from leadflow.mail.gmail.auth import run_authorize_flow
+
+    settings = load_settings()
+    target = output or settings.gmail_credentials
+    if target is None:
+        console.print("[red]no output:[/red] pass --output or set LEADFLOW_GMAIL_CREDENTIALS")
+        raise typer.Exit(2)
+    try:
+        run_authorize_flow(client_secrets, target)
+    except Exception as exc:
+        console.print(f"[red]authorization failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"credentials written to {target} (mode 0600)")
+
+
+@app.command("match")
+def match(
+    all_threads: Annotated[
+        bool,
+        typer.Option("--all", help="Also re-evaluate automatic matches (never manual ones)."),
+    ] = False,
+) -> None:
+    """Re-run thread-to-customer matching (unmatched threads, or all automatic ones)."""
+    from leadflow.logs import configure_logging
+    from leadflow.maintenance.jobs import run_matching
+
+    settings = load_settings()
+    configure_logging(settings)
+    report = asyncio.run(run_matching(settings, all_threads=all_threads))
+    rules = ", ".join(f"{rule} {count}" for rule, count in sorted(report.matched_by_rule.items()))
+    console.print(
+        f"examined {report.examined}: matched {report.matched} ({rules or 'none'}), "
+        f"ambiguous {report.ambiguous}, unmatched {report.unmatched}, changed {report.changed}"
+    )
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the REST API (runs background Gmail sync when Gmail is configured)."""
+    settings = load_settings()
+    if settings.api_token is None or not settings.api_token.get_secret_value().strip():
+        console.print(
+            "[red]refusing to start:[/red] LEADFLOW_API_TOKEN is not set "
+            "(every /api route needs it; `leadflow demo` makes one for local use)"
+        )
+        raise typer.Exit(2)
+    _run_server(settings, host=host, port=port, workers=workers)
+
+
+def _run_server(
+    settings: Settings, *, host: str, port: int, workers: int, background_sync: bool = True
+) -> None:
+    import uvicorn
+
+    from leadflow.logs import configure_logging
+
+    configure_logging(settings)
+    if workers > 1:
+        # Each worker process builds its app from the environment, so pass settings through it.
+        uvicorn.run(
+            "leadflow.api.app:create_served_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+        )
+        return
+    from leadflow.api.app import create_app
+
+    app = create_app(settings, background_sync=background_sync)
+    uvicorn.run(app, host=host, port=port, log_config=None)
+
+
+@app.command("demo")
+def demo(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    data_dir: Annotated[
+        Path, typer.Option(help="Where the demo's SQLite database and token live.")
+    ] = Path("data"),
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Load the sample data and exit.")
+    ] = False,
+) -> None:
+    """Run leadflow on embedded SQLite with sample data, and serve it on 127.0.0.1:8000."""
+    from leadflow.logs import configure_logging
+    from leadflow.maintenance.demo import load_demo_data
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    token_file = data_dir / "demo-token"
+    if token_file.exists():
+        token = token_file.read_text().strip()
+    else:
+        token = secrets.token_urlsafe(24)
+        token_file.write_text(token + "\n")
+        token_file.chmod(0o600)
+    settings = Settings(
+        database_url=f"sqlite:///{(data_dir / 'demo.db').resolve()}",
+        redis_url=None,
+        api_token=token,
+        gmail_credentials=None,
+    )
+    configure_logging(settings)
+    summary = asyncio.run(load_demo_data(settings))
+    console.print(f"[green]demo data ready:[/green] {summary}")
+    if no_serve:
+        return
+    url = f"http://{host}:{port}"
+    console.print(f"API:     {url}/api/customers   (OpenAPI: {url}/docs)")
+    console.print(f"Token:   {token}")
+    console.print(f'Try:     curl -H "Authorization: Bearer {token}" {url}/api/dashboard/stats')
+    _run_server(settings, host=host, port=port, workers=1, background_sync=False)
+
+
+if __name__ == "__main__":
+    app()

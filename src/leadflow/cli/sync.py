@@ -1,0 +1,233 @@
+"""`leadflow sync` (one sync now, or an mbox import) and `leadflow worker` (the sync loop).
+
+Exit codes: 0 success (also with skipped messages), 1 the run failed, 2 configuration, 3 the
+mailbox is being synced by another process (use --wait to wait for it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import Progress as RichProgressBar
+
+from leadflow.settings import Settings
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+EXIT_LEASE_HELD = 3
+
+console = Console(stderr=True)
+log = logging.getLogger("leadflow.sync")
+
+
+class BarProgress:
+    """A Rich progress bar: messages fetched of total, rate and ETA."""
+
+    def __init__(self, bar: RichProgressBar, description: str) -> None:
+        self._bar = bar
+        self._task = bar.add_task(description, total=None, rate="")
+        self._started = time.monotonic()
+        self._done = 0
+
+    def set_total(self, total: int | None) -> None:
+        self._bar.update(self._task, total=total)
+
+    def advance(self, count: int) -> None:
+        self._done += count
+        rate = self._done / max(time.monotonic() - self._started, 1e-9)
+        self._bar.update(self._task, advance=count, rate=f"{rate:,.0f} msg/s")
+
+
+class LogProgress:
+    """Plain log lines (at most one every `every` seconds) when stderr is not a terminal."""
+
+    def __init__(self, every: float = 5.0) -> None:
+        self.every = every
+        self.done = 0
+        self.total: int | None = None
+        self._started = time.monotonic()
+        self._last = self._started
+
+    def set_total(self, total: int | None) -> None:
+        self.total = total
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        now = time.monotonic()
+        if now - self._last >= self.every:
+            self._last = now
+            rate = self.done / max(now - self._started, 1e-9)
+            of = f"/{self.total}" if self.total else ""
+            log.info("fetched %d%s messages (%.0f/s)", self.done, of, rate)
+
+
+def _bar() -> RichProgressBar:
+    return RichProgressBar(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def _quiet_http_logs(settings: Settings) -> None:
+    # httpx logs every request at INFO: thousands of lines per sync. Keep them for DEBUG.
+    if settings.log_level != "DEBUG":
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _load_settings() -> Settings:
+    from leadflow.cli.main import load_settings
+
+    return load_settings()
+
+
+def sync_command(
+    full: Annotated[
+        bool, typer.Option("--full", help="List the whole mailbox instead of reading history.")
+    ] = False,
+    mailbox: Annotated[
+        str | None,
+        typer.Option("--mailbox", help="Mailbox email; default LEADFLOW_GMAIL_USER."),
+    ] = None,
+    mbox: Annotated[
+        Path | None,
+        typer.Option(
+            "--mbox",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="Import this mbox file instead of syncing Gmail.",
+        ),
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait while another process syncs the mailbox.")
+    ] = False,
+) -> None:
+    """Sync the Gmail mailbox once (incremental, or --full), or import an mbox file (--mbox)."""
+    from leadflow.logs import configure_logging
+
+    settings = _load_settings()
+    configure_logging(settings)
+    _quiet_http_logs(settings)
+    if full and mbox is not None:
+        console.print("[red]--full and --mbox cannot be combined[/red]")
+        raise typer.Exit(EXIT_CONFIG)
+    code = asyncio.run(_sync(settings, full=full, email=mailbox, mbox=mbox, wait=wait))
+    raise typer.Exit(code)
+
+
+async def _sync(
+    settings: Settings, *, full: bool, email: str | None, mbox: Path | None, wait: bool
+) -> int:
+    from leadflow.db import create_engine, create_sessionmaker
+    from leadflow.mail.lease import LeaseHeld
+    from leadflow.mail.pipeline import Progress
+    from leadflow.mail.sync import GmailNotConfigured, SyncResult, sync_mailbox
+
+    engine = create_engine(settings, application_name="leadflow-sync")
+    sessionmaker = create_sessionmaker(engine)
+    interactive = console.is_terminal
+    bar = _bar() if interactive else None
+    progress: Progress
+    if bar is not None:
+        label = f"importing {mbox.name}" if mbox else f"syncing {email or settings.gmail_user}"
+        progress = BarProgress(bar, label)
+        bar.start()
+    else:
+        progress = LogProgress()
+    try:
+        result: SyncResult = await sync_mailbox(
+            sessionmaker, settings, email=email, full=full, mbox=mbox, wait=wait, progress=progress
+        )
+    except GmailNotConfigured as exc:
+        console.print(f"[red]sync not started:[/red] {exc}")
+        return EXIT_CONFIG
+    except LeaseHeld as exc:
+        console.print(f"[yellow]sync not started:[/yellow] {exc}")
+        return EXIT_LEASE_HELD
+    except Exception as exc:
+        from leadflow.db import is_connection_error
+
+        reason = "database unreachable" if is_connection_error(exc) else type(exc).__name__
+        console.print(f"[red]sync not started:[/red] {reason}: {' '.join(str(exc).split())}")
+        return EXIT_FAILED
+    finally:
+        if bar is not None:
+            bar.stop()
+        await engine.dispose()
+    summary = (
+        f"{result.mode.value} sync of {result.mailbox} {result.status.value} "
+        f"(run {result.run_id}): "
+        f"{result.total} seen, {result.new} new, {result.updated} updated, "
+        f"{result.errors} errors, {result.api_calls} API calls, {result.retries} retries"
+    )
+    if not result.ok:
+        console.print(f"[red]sync failed:[/red] {result.error} (run {result.run_id})")
+        return EXIT_FAILED
+    console.print(summary)
+    return 0
+
+
+def worker_command() -> None:
+    """Run only the background sync loop (incremental every LEADFLOW_SYNC_INTERVAL_SECONDS)."""
+    from leadflow.logs import configure_logging
+    from leadflow.mail.scheduler import gmail_configured
+
+    settings = _load_settings()
+    configure_logging(settings)
+    _quiet_http_logs(settings)
+    if not gmail_configured(settings):
+        console.print(
+            "[red]worker not started:[/red] Gmail is not configured "
+            "(set LEADFLOW_GMAIL_CREDENTIALS)"
+        )
+        raise typer.Exit(EXIT_CONFIG)
+    asyncio.run(_work(settings))
+
+
+async def _work(settings: Settings) -> None:
+    from leadflow.db import create_engine, create_sessionmaker
+    from leadflow.mail.scheduler import run_sync_loop
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    engine = create_engine(settings, application_name="leadflow-worker")
+    try:
+        log.info("sync worker started: every %.0f s", settings.sync_interval_seconds)
+        await run_sync_loop(settings, create_sessionmaker(engine), stop=stop)
+    finally:
+        await engine.dispose()
+        log.info("sync worker stopped")
+
+
+def main() -> None:
+    """Entry for `python -m leadflow.cli.sync sync|worker ...` (independent of `leadflow`)."""
+    app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
+    app.command("sync")(sync_command)
+    app.command("worker")(worker_command)
+    app(prog_name="leadflow")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,300 @@
+"""Leads from newly stored lead emails: one lead per email, customers found or created race-safe.
+
+Runs as a pipeline processor (after each stored batch, in the batch's transaction) and on demand
+(`reprocess_leads`). Idempotent: the unique (mailbox_id, gmail_message_id) key makes a second
+run over the same messages create nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadflow.leads.parsers import LeadEmail, ParsedLead, parse_lead
+from leadflow.mail.message import ParsedMessage
+from leadflow.mail.store import StoredMessage
+from leadflow.models import (
+    OPEN_LEAD_STATUSES,
+    Customer,
+    EmailThread,
+    Lead,
+    Mailbox,
+    utcnow,
+)
+from leadflow.settings import Settings
+
+DUPLICATE_WINDOW = timedelta(days=30)
+
+
+@dataclass
+class LeadIngestReport:
+    examined: int = 0
+    leads_created: int = 0
+    duplicates: int = 0
+    needs_review: int = 0
+    customers_created: int = 0
+    customer_ids: set[int] = field(default_factory=set)
+
+
+def find_lead(message: ParsedMessage, settings: Settings) -> ParsedLead | None:
+    """Return the lead a received message carries, or None (pure).
+
+    Direction is not the test: the website form mails from a no-reply at an own domain, which
+    the MIME parser rightly calls outbound. Mail we sent ourselves (SENT label) is never a lead.
+    """
+    if "SENT" in message.labels:
+        return None
+    return parse_lead(
+        LeadEmail.from_parsed(message),
+        senders=settings.lead_senders,
+        own_domains=settings.own_domains,
+    )
+
+
+def _insert(session: AsyncSession, table: type[Customer] | type[Lead]) -> Any:
+    """A dialect INSERT that supports ON CONFLICT (PostgreSQL and SQLite alike)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+async def ensure_customers(
+    session: AsyncSession, leads: Iterable[ParsedLead], report: LeadIngestReport | None = None
+) -> dict[str, int]:
+    """Find or create a customer per lead email (INSERT … ON CONFLICT), fill only empty fields."""
+    by_email: dict[str, ParsedLead] = {}
+    for lead in leads:
+        if lead.email:
+            by_email.setdefault(lead.email, lead)
+    if not by_email:
+        return {}
+    now = utcnow()
+    rows: list[dict[str, Any]] = [
+        {
+            "email": email,
+            "name": lead.name,
+            "phone": lead.phone,
+            "address": lead.address,
+            "postal_code": lead.postal_code,
+            "city": lead.city,
+            "status": "active",
+            "tags": [],
+            "total_leads": 0,
+            "total_bookings": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for email, lead in by_email.items()
+    ]
+    stmt = _insert(session, Customer).values(rows)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["email"]).returning(Customer.id)
+    created = len((await session.execute(stmt)).all())
+    if report is not None:
+        report.customers_created += created
+    found = await session.execute(
+        select(Customer.id, Customer.email).where(Customer.email.in_(list(by_email)))
+    )
+    ids = {email: cid for cid, email in found.all() if email}
+    for email, lead in by_email.items():
+        # A person may have typed better data already: only empty fields are filled.
+        await session.execute(
+            update(Customer)
+            .where(Customer.id == ids[email])
+            .values(
+                name=func.coalesce(Customer.name, lead.name),
+                phone=func.coalesce(Customer.phone, lead.phone),
+                address=func.coalesce(Customer.address, lead.address),
+                postal_code=func.coalesce(Customer.postal_code, lead.postal_code),
+                city=func.coalesce(Customer.city, lead.city),
+            )
+        )
+    return ids
+
+
+async def _open_original(
+    session: AsyncSession, *, email: str, received_at: datetime, exclude_id: int
+) -> int | None:
+    """The earliest open, non-duplicate lead of `email` from the 30 days before `received_at`."""
+    stmt = (
+        select(Lead.id)
+        .where(
+            Lead.email == email,
+            Lead.id != exclude_id,
+            Lead.duplicate_of_id.is_(None),
+            Lead.status.in_(list(OPEN_LEAD_STATUSES)),
+            Lead.received_at <= received_at,
+            Lead.received_at >= received_at - DUPLICATE_WINDOW,
+        )
+        .order_by(Lead.received_at.asc(), Lead.id.asc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def refresh_customer_counters(
+    session: AsyncSession, customer_ids: Iterable[int | None] | None
+) -> None:
+    """Recompute total_leads and last_contact_at from the rows themselves (None = everyone)."""
+    where: list[Any] = []
+    if customer_ids is not None:
+        ids = sorted({cid for cid in customer_ids if cid is not None})
+        if not ids:
+            return
+        where.append(Customer.id.in_(ids))
+    lead_count = (
+        select(func.count(Lead.id)).where(Lead.customer_id == Customer.id).scalar_subquery()
+    )
+    last_lead = (
+        select(func.max(Lead.received_at)).where(Lead.customer_id == Customer.id).scalar_subquery()
+    )
+    last_thread = (
+        select(func.max(EmailThread.last_message_at))
+        .where(EmailThread.customer_id == Customer.id)
+        .scalar_subquery()
+    )
+    await session.execute(
+        update(Customer)
+        .where(*where)
+        .values(total_leads=lead_count, last_contact_at=func.coalesce(last_thread, last_lead))
+        .execution_options(synchronize_session=False)
+    )
+    # Both may be set; keep the later of the two (portable: no GREATEST on SQLite).
+    await session.execute(
+        update(Customer)
+        .where(*where, last_lead > Customer.last_contact_at)
+        .values(last_contact_at=last_lead)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def ingest_leads(
+    session: AsyncSession,
+    *,
+    mailbox_id: int,
+    messages: Sequence[StoredMessage],
+    settings: Settings,
+) -> LeadIngestReport:
+    """Create the leads (and customers) that `messages` carry; skip those already made."""
+    report = LeadIngestReport(examined=len(messages))
+    found: list[tuple[StoredMessage, ParsedLead]] = []
+    for stored in messages:
+        lead = find_lead(stored.message, settings)
+        if lead is not None:
+            found.append((stored, lead))
+    if not found:
+        return report
+    existing = set(
+        (
+            await session.execute(
+                select(Lead.gmail_message_id).where(
+                    Lead.mailbox_id == mailbox_id,
+                    Lead.gmail_message_id.in_([s.gmail_message_id for s, _ in found]),
+                )
+            )
+        ).scalars()
+    )
+    found = [(s, lead) for s, lead in found if s.gmail_message_id not in existing]
+    customers = await ensure_customers(session, (lead for _, lead in found), report)
+    # Oldest first, so the first lead of a customer is the original and later ones duplicates.
+    found.sort(key=lambda pair: (pair[1].received_at or utcnow(), pair[0].gmail_message_id))
+    for stored, parsed in found:
+        customer_id = customers.get(parsed.email) if parsed.email else None
+        lead_id = await _insert_lead(session, mailbox_id, stored, parsed, customer_id)
+        if lead_id is None:
+            continue  # a concurrent run made it first
+        report.leads_created += 1
+        report.needs_review += int(parsed.needs_review)
+        if customer_id is not None:
+            report.customer_ids.add(customer_id)
+        if parsed.email and parsed.received_at:
+            original = await _open_original(
+                session, email=parsed.email, received_at=parsed.received_at, exclude_id=lead_id
+            )
+            if original is not None:
+                await session.execute(
+                    update(Lead).where(Lead.id == lead_id).values(duplicate_of_id=original)
+                )
+                report.duplicates += 1
+    await refresh_customer_counters(session, report.customer_ids)
+    return report
+
+
+async def _insert_lead(
+    session: AsyncSession,
+    mailbox_id: int,
+    stored: StoredMessage,
+    parsed: ParsedLead,
+    customer_id: int | None,
+) -> int | None:
+    now = utcnow()
+    values = {
+        "customer_id": customer_id,
+        "source": parsed.source,
+        "name": parsed.name,
+        "email": parsed.email,
+        "phone": parsed.phone,
+        "address": parsed.address,
+        "postal_code": parsed.postal_code,
+        "city": parsed.city,
+        "square_meters": parsed.square_meters,
+        "rooms": parsed.rooms,
+        "floor": parsed.floor,
+        "property_type": parsed.property_type,
+        "task_type": parsed.task_type,
+        "contact_type": parsed.contact_type,
+        "preferred_date": parsed.preferred_date,
+        "message": parsed.message,
+        "status": "new",
+        "needs_review": parsed.needs_review,
+        "mailbox_id": mailbox_id,
+        "gmail_message_id": stored.gmail_message_id,
+        "gmail_thread_id": stored.gmail_thread_id,
+        "received_at": parsed.received_at or stored.message.sent_at or now,
+        "created_at": now,
+        "updated_at": now,
+    }
+    stmt = (
+        _insert(session, Lead)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["mailbox_id", "gmail_message_id"])
+        .returning(Lead.id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+@dataclass
+class LeadProcessor:
+    """Pipeline step: turn lead emails of each stored batch into leads and customers."""
+
+    settings: Settings
+    total: LeadIngestReport = field(default_factory=LeadIngestReport)
+
+    async def process(
+        self, session: AsyncSession, mailbox: Mailbox, stored: Sequence[StoredMessage]
+    ) -> None:
+        report = await ingest_leads(
+            session, mailbox_id=mailbox.id, messages=stored, settings=self.settings
+        )
+        self.total.examined += report.examined
+        self.total.leads_created += report.leads_created
+        self.total.duplicates += report.duplicates
+        self.total.needs_review += report.needs_review
+        self.total.customers_created += report.customers_created
+        self.total.customer_ids |= report.customer_ids
+
+    async def finish(self, session: AsyncSession, mailbox: Mailbox) -> None:
+        """New customers can make threads stored earlier in this sync matchable: rematch them.
+
+        A full sync lists the newest mail first, so a customer's replies are often stored
+        before the lead email that creates the customer.
+        """
+        if self.total.customers_created:
+            from leadflow.matching.processor import rematch_after_sync
+
+            await rematch_after_sync(session, self.settings)

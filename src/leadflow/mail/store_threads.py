@@ -1,0 +1,156 @@
+"""Thread aggregates, recomputed from a thread's stored messages (see `mail.store`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadflow.models import EmailMessage, EmailThread, utcnow
+
+THREADS: Table = EmailThread.__table__  # type: ignore[assignment]
+# Keeps every statement far below SQLite's and asyncpg's bound-parameter limits (~32k).
+CHUNK = 500
+_REPLY_PREFIX = re.compile(r"^\s*(?:re|fw|fwd|sv|vs|aw|wg|tr|antw)\s*(?:\[\d+\])?\s*:\s*", re.I)
+
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
+    """Slices of `items` of at most `size` elements."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def normalise_subject(subject: str | None) -> str | None:
+    """A thread's subject: reply/forward prefixes (Re:, Fwd:, SV:, VS: …) dropped, spaces folded."""
+    if not subject:
+        return None
+    text = " ".join(subject.split())
+    while True:
+        stripped = _REPLY_PREFIX.sub("", text, count=1)
+        if stripped == text:
+            break
+        text = stripped
+    return text or None
+
+
+@dataclass
+class _Aggregate:
+    message_count: int = 0
+    last_message_at: datetime | None = None
+    participants: dict[str, None] = field(default_factory=dict)
+    labels: set[str] = field(default_factory=set)
+    subject: str | None = None
+    snippet: str | None = None
+
+
+async def recompute_threads(session: AsyncSession, *, thread_ids: Iterable[int]) -> None:
+    """Recompute count, last date, participants, labels, subject and snippet of each thread.
+
+    Subject comes from the earliest message, snippet from the latest (undated messages sort
+    first). A thread left without messages is deleted.
+    """
+    ids = sorted(set(thread_ids))
+    if not ids:
+        return
+    aggregates: dict[int, _Aggregate] = {tid: _Aggregate() for tid in ids}
+    for chunk in chunks(ids):
+        result = await session.execute(
+            select(
+                EmailMessage.thread_id,
+                EmailMessage.sent_at,
+                EmailMessage.subject,
+                EmailMessage.snippet,
+                EmailMessage.from_address,
+                EmailMessage.to_addresses,
+                EmailMessage.cc_addresses,
+                EmailMessage.reply_to_addresses,
+                EmailMessage.labels,
+            )
+            .where(EmailMessage.thread_id.in_(chunk))
+            .order_by(
+                EmailMessage.thread_id,
+                EmailMessage.sent_at.is_not(None),
+                EmailMessage.sent_at,
+                EmailMessage.id,
+            )
+        )
+        for row in result:
+            thread_id, sent_at, subject, snippet, sender, to, cc, reply_to, labels = row
+            agg = aggregates[thread_id]
+            if agg.message_count == 0:
+                agg.subject = normalise_subject(subject)
+            agg.message_count += 1
+            agg.snippet = snippet
+            if sent_at is not None:
+                agg.last_message_at = sent_at
+            for addr in (sender, *(to or []), *(cc or []), *(reply_to or [])):
+                if addr:
+                    agg.participants.setdefault(addr.lower(), None)
+            agg.labels.update(labels or [])
+    await _write_aggregates(session, aggregates)
+
+
+async def _write_aggregates(session: AsyncSession, aggregates: Mapping[int, _Aggregate]) -> None:
+    empty = [tid for tid, agg in aggregates.items() if agg.message_count == 0]
+    for chunk in chunks(empty):
+        await session.execute(delete(EmailThread).where(EmailThread.id.in_(chunk)))
+    current: dict[int, tuple[Any, ...]] = {}
+    live = [tid for tid, agg in aggregates.items() if agg.message_count]
+    for chunk in chunks(live):
+        result = await session.execute(
+            select(
+                EmailThread.id,
+                EmailThread.message_count,
+                EmailThread.last_message_at,
+                EmailThread.participants,
+                EmailThread.labels,
+                EmailThread.subject,
+                EmailThread.snippet,
+            ).where(EmailThread.id.in_(chunk))
+        )
+        current.update({row[0]: tuple(row[1:]) for row in result})
+    changed: list[dict[str, Any]] = []
+    for tid in live:
+        agg = aggregates[tid]
+        values = (
+            agg.message_count,
+            agg.last_message_at,
+            list(agg.participants),
+            sorted(agg.labels),
+            agg.subject,
+            agg.snippet,
+        )
+        if current.get(tid) != values:
+            changed.append(
+                {
+                    "row_id": tid,
+                    "n": values[0],
+                    "last": values[1],
+                    "people": values[2],
+                    "lbl": values[3],
+                    "subj": values[4],
+                    "snip": values[5],
+                }
+            )
+    if changed:
+        await session.execute(
+            update(THREADS)
+            .where(THREADS.c.id == bindparam("row_id"))
+            .values(
+                message_count=bindparam("n"),
+                last_message_at=bindparam("last"),
+                participants=bindparam("people"),
+                labels=bindparam("lbl"),
+                subject=bindparam("subj"),
+                snippet=bindparam("snip"),
+                updated_at=utcnow(),
+            ),
+            changed,
+        )

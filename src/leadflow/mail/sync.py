@@ -1,0 +1,417 @@
+"""Run one sync of a mailbox: lease, run row, source → pipeline, cursor, outcome.
+
+`start_sync` does everything that must happen before a sync may be reported as started (the
+mailbox row, the lease, the run row) and returns a `SyncJob`; `SyncJob.execute` does the work
+and always closes the run and frees the lease. `sync_mailbox` is both in one call. The API
+uses the two halves to answer 202 (or 409) before the work begins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from leadflow.db import transaction
+from leadflow.mail.gmail import GmailClient, GmailError, create_http_client
+from leadflow.mail.gmail.auth import load_credentials
+from leadflow.mail.lease import DEFAULT_POLL_SECONDS, DEFAULT_TTL, LeaseLost, MailboxLease
+from leadflow.mail.pipeline import (
+    MessageProcessor,
+    NoProgress,
+    ParseOptions,
+    Pipeline,
+    Progress,
+    default_processors,
+)
+from leadflow.mail.runs import RunRecorder, close_interrupted_runs
+from leadflow.mail.sources import MboxSource
+from leadflow.mail.store import LabelChange, apply_label_changes, existing_message_ids
+from leadflow.models import IngestMode, IngestStatus, Mailbox, MailProvider, utcnow
+from leadflow.settings import Settings
+
+log = logging.getLogger(__name__)
+
+GmailClientFactory = Callable[[Settings], AbstractAsyncContextManager[GmailClient]]
+
+
+class GmailNotConfigured(Exception):
+    """Gmail sync was asked for but LEADFLOW_GMAIL_CREDENTIALS is not set."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Gmail is not configured: set LEADFLOW_GMAIL_CREDENTIALS to a Google credentials "
+            "file (see `leadflow gmail authorize`)"
+        )
+
+
+@asynccontextmanager
+async def open_gmail_client(settings: Settings) -> AsyncIterator[GmailClient]:
+    """A GmailClient built from Settings, with its HTTP pool closed afterwards."""
+    if settings.gmail_credentials is None:
+        raise GmailNotConfigured
+    async with create_http_client(concurrency=settings.gmail_concurrency) as http:
+        credentials = load_credentials(
+            settings.gmail_credentials, user=settings.gmail_user, http=http
+        )
+        yield GmailClient(
+            base_url=settings.gmail_api_url,
+            user=settings.gmail_user,
+            http=http,
+            credentials=credentials,
+            units_per_second=settings.gmail_quota_units_per_second,
+            max_attempts=settings.gmail_max_attempts,
+            concurrency=settings.gmail_concurrency,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    """How a run ended, as recorded in its `email_ingest_runs` row."""
+
+    run_id: int
+    mailbox: str
+    mode: IngestMode
+    status: IngestStatus
+    total: int
+    new: int
+    updated: int
+    errors: int
+    api_calls: int
+    retries: int
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not IngestStatus.FAILED
+
+
+async def ensure_mailbox(
+    sessionmaker: async_sessionmaker[AsyncSession], *, email: str, provider: MailProvider
+) -> Mailbox:
+    """Return the mailbox row for `email`, creating it (with `provider`) when missing."""
+    email = email.strip().lower()
+    async with transaction(sessionmaker) as session:
+        mailbox = await session.scalar(select(Mailbox).where(Mailbox.email == email))
+        if mailbox is None:
+            mailbox = Mailbox(email=email, provider=provider)
+            session.add(mailbox)
+            await session.flush()
+    return mailbox
+
+
+@dataclass
+class SyncJob:
+    """A prepared sync: the lease is held and the run row exists. Call `execute` once."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    settings: Settings
+    mailbox: Mailbox
+    lease: MailboxLease
+    run: RunRecorder
+    full: bool = False
+    mbox_path: Path | None = None
+    processors: Sequence[MessageProcessor] = ()
+    progress: Progress = field(default_factory=NoProgress)
+    client_factory: GmailClientFactory = open_gmail_client
+    fetch_chunk: int = 100
+    _client: GmailClient | None = None
+
+    @property
+    def run_id(self) -> int:
+        return self.run.run_id
+
+    def pipeline(self) -> Pipeline:
+        return Pipeline(
+            sessionmaker=self.sessionmaker,
+            mailbox=self.mailbox,
+            run=self.run,
+            lease=self.lease,
+            processors=self.processors,
+            parse_options=ParseOptions(
+                own_domains=tuple(self.settings.own_domains),
+                max_body_bytes=self.settings.max_body_bytes,
+            ),
+            batch_size=self.settings.sync_batch_size,
+            client_stats=self._client_stats if self._client is not None else None,
+        )
+
+    async def stored_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of `ids` the mailbox already has (one query per 500 ids)."""
+        async with self.sessionmaker() as session:
+            return await existing_message_ids(
+                session, mailbox_id=self.mailbox.id, gmail_message_ids=ids
+            )
+
+    async def commit_labels(self, changes: Mapping[str, LabelChange]) -> None:
+        """Apply label changes to stored messages in their own fenced transaction."""
+        async with transaction(self.sessionmaker) as session:
+            await self.lease.fence(session)
+            changed = await apply_label_changes(
+                session, mailbox_id=self.mailbox.id, changes=changes
+            )
+            self.run.updated += changed
+            await self.run.save(session)
+
+    async def mark_succeeded(self, session: AsyncSession, *, cursor: str | None) -> None:
+        """Record success on the mailbox row (and move the cursor) in the caller's transaction."""
+        values: dict[str, object] = {"last_sync_succeeded_at": utcnow(), "last_error": None}
+        if cursor is not None:
+            values["sync_cursor"] = cursor
+            self.mailbox.sync_cursor = cursor
+        await session.execute(
+            update(Mailbox)
+            .where(Mailbox.id == self.mailbox.id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def execute(self) -> SyncResult:
+        """Do the sync; close the run (completed, partial or failed) and free the lease."""
+        error: str | None = None
+        try:
+            await self._work()
+            await self._finish_processors()
+            status = await self._close(None)
+        except asyncio.CancelledError:
+            await self._fail("cancelled: the process was shut down during the sync")
+            raise
+        except Exception as exc:
+            error = _describe(exc)
+            if not isinstance(exc, GmailError | LeaseLost | GmailNotConfigured):
+                log.exception("sync of %s failed", self.mailbox.email)
+            status = await self._fail(error)
+        finally:
+            with contextlib.suppress(Exception):
+                await self.lease.release()
+        return SyncResult(
+            run_id=self.run.run_id,
+            mailbox=self.mailbox.email,
+            mode=self.run.mode,
+            status=status,
+            total=self.run.total,
+            new=self.run.new,
+            updated=self.run.updated,
+            errors=self.run.errors,
+            api_calls=self.run.api_calls,
+            retries=self.run.retries,
+            error=error,
+        )
+
+    async def _finish_processors(self) -> None:
+        for processor in self.processors:
+            finish = getattr(processor, "finish", None)
+            if finish is None:
+                continue
+            try:
+                async with transaction(self.sessionmaker) as session:
+                    await finish(session, self.mailbox)
+            except Exception as exc:
+                # Like a failing batch processor: logged in the run, the stored mail stays.
+                log.exception("finishing %s failed", type(processor).__name__)
+                self.run.record_error(
+                    None, f"{type(processor).__name__} finish failed: {exc}"[:500]
+                )
+
+    async def _work(self) -> None:
+        if self.mbox_path is not None:
+            await self._import_mbox(self.mbox_path)
+            return
+        from leadflow.mail.sync_full import run_full
+        from leadflow.mail.sync_incremental import run_incremental
+
+        async with self.client_factory(self.settings) as client:
+            self._client = client
+            if self.run.mode is IngestMode.FULL:
+                # An explicit --full on a synced mailbox also refreshes stored messages' labels.
+                await run_full(self, client, refresh_existing=self.mailbox.sync_cursor is not None)
+            else:
+                await run_incremental(self, client)
+
+    async def _import_mbox(self, path: Path) -> None:
+        pipeline = self.pipeline()
+        async for page in MboxSource(path).pages(stored=self.stored_ids):
+            self.run.total += page.seen
+            await pipeline.add(page.items)
+            self.progress.advance(page.seen)
+
+        async def succeeded(session: AsyncSession) -> None:
+            await self.mark_succeeded(session, cursor=None)
+
+        await pipeline.finish(extra=succeeded)
+
+    def _client_stats(self) -> tuple[int, int]:
+        if self._client is None:
+            return 0, 0
+        return self._client.stats.api_calls, self._client.stats.retries
+
+    async def _close(self, status: IngestStatus | None) -> IngestStatus:
+        calls, retries = self._client_stats()
+        if self._client is not None:
+            self.run.set_client_stats(api_calls=calls, retries=retries)
+        async with transaction(self.sessionmaker) as session:
+            # Freed with the final run row: whoever sees the run finished may start the next.
+            await self.lease.release_in(session)
+            return await self.run.finish(session, status)
+
+    async def _fail(self, reason: str) -> IngestStatus:
+        self.run.note(reason)
+        try:
+            calls, retries = self._client_stats()
+            if self._client is not None:
+                self.run.set_client_stats(api_calls=calls, retries=retries)
+            async with transaction(self.sessionmaker) as session:
+                await self.lease.release_in(session)
+                await self.run.finish(session, IngestStatus.FAILED)
+                await session.execute(
+                    update(Mailbox)
+                    .where(Mailbox.id == self.mailbox.id)
+                    .values(last_error=reason[:2000])
+                    .execution_options(synchronize_session=False)
+                )
+        except Exception:
+            # The database itself may be what failed; the next run closes this row (interrupted).
+            log.warning("could not record the failed run %s", self.run.run_id, exc_info=True)
+        return IngestStatus.FAILED
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return " ".join(text.split())[:1000]
+
+
+async def start_sync(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    email: str | None = None,
+    full: bool = False,
+    mbox: Path | None = None,
+    wait: bool = False,
+    processors: Sequence[MessageProcessor] | None = None,
+    progress: Progress | None = None,
+    client_factory: GmailClientFactory | None = None,
+    lease_ttl: timedelta = DEFAULT_TTL,
+    poll_seconds: float = DEFAULT_POLL_SECONDS,
+) -> SyncJob:
+    """Take the mailbox's lease and open a run row; raise LeaseHeld or GmailNotConfigured.
+
+    Without a `client_factory`, the Gmail client is built from Settings (which must name a
+    credentials file). Runs a previous process left `running` are closed as interrupted.
+    """
+    if mbox is None and client_factory is None:
+        if settings.gmail_credentials is None:
+            raise GmailNotConfigured
+        client_factory = open_gmail_client
+    provider = MailProvider.MBOX if mbox is not None else MailProvider.GMAIL
+    mailbox = await ensure_mailbox(
+        sessionmaker, email=email or settings.gmail_user, provider=provider
+    )
+    lease = await MailboxLease.acquire(
+        sessionmaker,
+        mailbox_id=mailbox.id,
+        email=mailbox.email,
+        ttl=lease_ttl,
+        wait=wait,
+        poll_seconds=poll_seconds,
+    )
+    try:
+        async with transaction(sessionmaker) as session:
+            interrupted = await close_interrupted_runs(session, mailbox_id=mailbox.id)
+            if interrupted:
+                log.warning("closed %d interrupted run(s) of %s", interrupted, mailbox.email)
+            await session.execute(
+                update(Mailbox)
+                .where(Mailbox.id == mailbox.id)
+                .values(last_sync_started_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            # Read after taking the lease: the cursor another process left is the one to use.
+            fresh = await session.scalar(select(Mailbox).where(Mailbox.id == mailbox.id))
+            assert fresh is not None
+            mailbox = fresh
+        if mbox is not None:
+            mode = IngestMode.MBOX
+        elif full or mailbox.sync_cursor is None:
+            mode = IngestMode.FULL
+        else:
+            mode = IngestMode.INCREMENTAL
+        run = await RunRecorder.start(sessionmaker, mailbox_id=mailbox.id, mode=mode)
+    except BaseException:
+        await lease.release()
+        raise
+    return SyncJob(
+        sessionmaker=sessionmaker,
+        settings=settings,
+        mailbox=mailbox,
+        lease=lease,
+        run=run,
+        full=full,
+        mbox_path=mbox,
+        processors=default_processors(settings) if processors is None else processors,
+        progress=progress or NoProgress(),
+        client_factory=client_factory or open_gmail_client,
+        # Fetch no more ahead than one batch holds, so a failure loses at most a batch of work.
+        fetch_chunk=min(settings.sync_batch_size, 100),
+    )
+
+
+async def sync_mailbox(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    email: str | None = None,
+    full: bool = False,
+    mbox: Path | None = None,
+    wait: bool = False,
+    processors: Sequence[MessageProcessor] | None = None,
+    progress: Progress | None = None,
+    client_factory: GmailClientFactory | None = None,
+    lease_ttl: timedelta = DEFAULT_TTL,
+    poll_seconds: float = DEFAULT_POLL_SECONDS,
+) -> SyncResult:
+    """Start and run one sync (see `start_sync`)."""
+    job = await start_sync(
+        sessionmaker,
+        settings,
+        email=email,
+        full=full,
+        mbox=mbox,
+        wait=wait,
+        processors=processors,
+        progress=progress,
+        client_factory=client_factory,
+        lease_ttl=lease_ttl,
+        poll_seconds=poll_seconds,
+    )
+    return await job.execute()
+
+
+async def import_mbox(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    path: Path,
+    mailbox_email: str | None = None,
+    processors: Sequence[MessageProcessor] | None = None,
+    progress: Progress | None = None,
+    wait: bool = True,
+) -> SyncResult:
+    """Import an mbox file through the pipeline (what `leadflow sync --mbox` and the demo run)."""
+    return await sync_mailbox(
+        sessionmaker,
+        settings,
+        email=mailbox_email,
+        mbox=path,
+        wait=wait,
+        processors=processors,
+        progress=progress,
+    )

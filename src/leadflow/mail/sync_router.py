@@ -1,0 +1,145 @@
+"""/api/sync routes: list sync runs, start one in the background."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from leadflow.api.deps import SessionDep
+from leadflow.api.pagination import Page, PageDep, next_link
+from leadflow.api.routing import make_router
+from leadflow.errors import Conflict, ServiceUnavailable
+from leadflow.mail.lease import LeaseHeld
+from leadflow.mail.sync import GmailClientFactory, GmailNotConfigured, start_sync
+from leadflow.models import EmailIngestRun, IngestMode, IngestStatus, Mailbox
+from leadflow.settings import Settings
+
+log = logging.getLogger(__name__)
+
+sync_router = make_router(prefix="/sync", tags=["sync"])
+
+
+class SyncRunOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    mailbox_id: int
+    mailbox: str
+    mode: IngestMode
+    status: IngestStatus
+    started_at: datetime
+    finished_at: datetime | None
+    total_emails: int
+    new_emails: int
+    updated_emails: int
+    errors: int
+    api_calls: int
+    retries: int
+    error_log: list[dict[str, Any]]
+
+
+class SyncRequest(BaseModel):
+    full: bool = Field(False, description="List the whole mailbox instead of reading history.")
+    mailbox: str | None = Field(
+        None, max_length=320, description="Mailbox to sync; default LEADFLOW_GMAIL_USER."
+    )
+
+
+def _run_out(run: EmailIngestRun, email: str) -> SyncRunOut:
+    data = {c.name: getattr(run, c.name) for c in EmailIngestRun.__table__.columns}
+    return SyncRunOut.model_validate({**data, "mailbox": email})
+
+
+@sync_router.get("/runs", response_model=Page[SyncRunOut])
+async def list_runs(
+    request: Request,
+    session: SessionDep,
+    page: PageDep,
+    mailbox: Annotated[
+        str | None, Query(max_length=320, description="Only runs of this mailbox (email).")
+    ] = None,
+) -> Page[SyncRunOut]:
+    """Sync runs, newest first."""
+    stmt = (
+        select(EmailIngestRun, Mailbox.email)
+        .join(Mailbox, Mailbox.id == EmailIngestRun.mailbox_id)
+        .order_by(EmailIngestRun.started_at.desc(), EmailIngestRun.id.desc())
+    )
+    if mailbox:
+        stmt = stmt.where(Mailbox.email == mailbox.strip().lower())
+    count = select(func.count()).select_from(stmt.order_by(None).subquery())
+    total = int((await session.execute(count)).scalar_one())
+    rows = (await session.execute(stmt.limit(page.limit).offset(page.offset))).all()
+    return Page[SyncRunOut](
+        items=[_run_out(run, email) for run, email in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+        next=next_link(request, page, total),
+    )
+
+
+@sync_router.post("", response_model=SyncRunOut, status_code=status.HTTP_202_ACCEPTED)
+async def start_sync_run(request: Request, body: SyncRequest | None = None) -> SyncRunOut:
+    """Start a sync now (incremental, or full with {"full": true}); 409 if one is running."""
+    body = body or SyncRequest()
+    app: FastAPI = request.app
+    settings: Settings = app.state.settings
+    sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    factory: GmailClientFactory | None = getattr(app.state, "gmail_client_factory", None)
+    tasks = sync_tasks(app)
+    email = (body.mailbox or settings.gmail_user).strip().lower()
+    # The lease alone decides: it is freed with the final run row, so a client that saw the
+    # previous run finish can start the next one at once.
+    try:
+        job = await start_sync(
+            sessionmaker, settings, email=email, full=body.full, client_factory=factory
+        )
+    except GmailNotConfigured as exc:
+        raise ServiceUnavailable(str(exc)) from None
+    except LeaseHeld as exc:
+        raise Conflict(
+            f"a sync of {email} is already running",
+            details={"mailbox": email, "lease_owner": exc.owner},
+        ) from None
+    task = asyncio.create_task(job.execute(), name=f"sync-{email}")
+    tasks[email] = task
+    task.add_done_callback(lambda t: _forget(tasks, email, t))
+    async with sessionmaker() as session:
+        run = await session.get(EmailIngestRun, job.run_id)
+        assert run is not None
+        return _run_out(run, email)
+
+
+def sync_tasks(app: FastAPI) -> dict[str, asyncio.Task[Any]]:
+    """The background sync tasks of this app, by mailbox email."""
+    tasks: dict[str, asyncio.Task[Any]] | None = getattr(app.state, "sync_tasks", None)
+    if tasks is None:
+        tasks = {}
+        app.state.sync_tasks = tasks
+    return tasks
+
+
+def _forget(tasks: dict[str, asyncio.Task[Any]], email: str, task: asyncio.Task[Any]) -> None:
+    if tasks.get(email) is task:
+        del tasks[email]
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background sync of %s crashed", email, exc_info=task.exception())
+
+
+async def stop_sync_tasks(app: FastAPI) -> None:
+    """Cancel background syncs (app shutdown); each closes its run as failed and frees its lease."""
+    tasks = list(sync_tasks(app).values())
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
