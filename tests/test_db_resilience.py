@@ -77,11 +77,14 @@ async def test_it_starts_while_the_database_is_down(
     await proxy.stop()
     url = make_url(database_url).set(host="127.0.0.1", port=proxy.port)
     app = create_app(settings.model_copy(update={"database_url": url.render_as_string(False)}))
-    async with LifespanManager(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://leadflow.test",
-        headers={"Authorization": f"Bearer {API_TOKEN}"},
-    ) as client:
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://leadflow.test",
+            headers={"Authorization": f"Bearer {API_TOKEN}"},
+        ) as client,
+    ):
         assert (await _get(client, "/api/customers")).status_code == 503
         await proxy.start()
         assert (await _get(client, "/api/customers")).status_code == 200
