@@ -17,15 +17,18 @@ import argparse
 import asyncio
 import tempfile
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.db import create_engine, create_sessionmaker
 from leadflow.mail.mime import normalise_message_id
 from leadflow.mail.sync import import_mbox
-from leadflow.maintenance.sample_mailbox import OWN_ADDRESS, build_sample_mailbox
+from leadflow.maintenance.sample_mailbox import OWN_ADDRESS, SampleMailbox, build_sample_mailbox
 from leadflow.maintenance.schema import upgrade_database
 from leadflow.models import Customer, EmailMessage, EmailThread, Lead
 from leadflow.settings import Settings
@@ -100,25 +103,29 @@ async def evaluate(settings: Settings, *, seed: int, customers: int, workdir: Pa
         if not result.ok:
             raise SystemExit(f"import failed: {result.error}")
         async with sessionmaker() as session:
-            rows = (
-                await session.execute(
-                    select(EmailMessage.rfc822_message_id, EmailMessage.gmail_message_id,
-                           EmailThread.id, EmailThread.is_matched, EmailThread.matched_by,
-                           Customer.email)
-                    .join(EmailThread, EmailThread.id == EmailMessage.thread_id)
-                    .outerjoin(Customer, Customer.id == EmailThread.customer_id)
-                )
-            ).all()  # fmt: skip
-            leads = (await session.execute(select(Lead))).scalars().all()
+            rows, leads = await load_outcome(session)
     finally:
         await engine.dispose()
-    return _score(box, rows, leads)
+    return score_against_truth(box, rows, leads)
 
 
-def _score(box: object, rows: list, leads: list[Lead]) -> Score:  # type: ignore[type-arg]
-    from leadflow.maintenance.sample_mailbox import SampleMailbox
+async def load_outcome(session: AsyncSession) -> tuple[list[Any], list[Lead]]:
+    """What the pipeline stored: (message → thread → customer rows, leads)."""
+    rows = (
+        await session.execute(
+            select(EmailMessage.rfc822_message_id, EmailMessage.gmail_message_id,
+                   EmailThread.id, EmailThread.is_matched, EmailThread.matched_by,
+                   Customer.email)
+            .join(EmailThread, EmailThread.id == EmailMessage.thread_id)
+            .outerjoin(Customer, Customer.id == EmailThread.customer_id)
+        )
+    ).all()  # fmt: skip
+    leads = list((await session.execute(select(Lead))).scalars().all())
+    return list(rows), leads
 
-    assert isinstance(box, SampleMailbox)
+
+def score_against_truth(box: SampleMailbox, rows: Sequence[Any], leads: Sequence[Lead]) -> Score:
+    """Compare stored leads and thread matches with the sample's ground truth."""
     score = Score()
     by_rfc = {normalise_message_id(r[0]): r for r in rows}
     leads_by_gmail_id: dict[str, list[Lead]] = {}
