@@ -25,6 +25,8 @@ db_app = typer.Typer(help="Database schema and maintenance.", no_args_is_help=Tr
 app.add_typer(db_app, name="db")
 gmail_app = typer.Typer(help="Gmail access.", no_args_is_help=True)
 app.add_typer(gmail_app, name="gmail")
+leads_app = typer.Typer(help="Leads.", no_args_is_help=True)
+app.add_typer(leads_app, name="leads")
 
 console = Console(stderr=True)
 
@@ -115,6 +117,21 @@ def match(
     console.print(
         f"examined {report.examined}: matched {report.matched} ({rules or 'none'}), "
         f"ambiguous {report.ambiguous}, unmatched {report.unmatched}, changed {report.changed}"
+    )
+
+
+@leads_app.command("rescan")
+def leads_rescan() -> None:
+    """Find leads in mail already stored (e.g. after adding a lead platform), then re-match."""
+    from leadflow.logs import configure_logging
+    from leadflow.maintenance.jobs import run_lead_rescan
+
+    settings = load_settings()
+    configure_logging(settings)
+    report = asyncio.run(run_lead_rescan(settings))
+    console.print(
+        f"examined {report.examined} messages without a lead: {report.leads_created} leads, "
+        f"{report.customers_created} new customers, {report.threads_rematched} threads re-matched"
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from leadflow.db import create_engine, create_sessionmaker, transaction
 from leadflow.leads.ingest import refresh_customer_counters
+from leadflow.leads.rescan import RescanReport, rescan_leads
 from leadflow.matching.schemas import MatchReport
 from leadflow.matching.service import match_threads
 from leadflow.settings import Settings
@@ -17,5 +18,14 @@ async def run_matching(settings: Settings, *, all_threads: bool) -> MatchReport:
             report = await match_threads(session, settings=settings, only_unmatched=not all_threads)
             await refresh_customer_counters(session, None)
             return report
+    finally:
+        await engine.dispose()
+
+
+async def run_lead_rescan(settings: Settings) -> RescanReport:
+    """Create leads from stored mail that has none yet (batches commit one by one)."""
+    engine = create_engine(settings, application_name="leadflow-leads")
+    try:
+        return await rescan_leads(create_sessionmaker(engine), settings)
     finally:
         await engine.dispose()
