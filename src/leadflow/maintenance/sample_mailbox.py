@@ -249,6 +249,36 @@ def _expected_lead(
     return lead
 
 
+def _vary_label(w: _Writer, label: str) -> str:
+    """Real lead mail varies: label case, a colon or none, odd spacing."""
+    choice = w.rng.randrange(6)
+    if choice == 1:
+        label = label.lower()
+    elif choice == 2:
+        label = label.upper()
+    elif choice == 3:
+        label = label[:-1] if label.endswith(":") else label + ":"
+    elif choice == 4:
+        label = label.replace(":", " :") if label.endswith(":") else label + "  "
+    return label
+
+
+def _vary_lines(w: _Writer, rows: list[tuple[str, str]], contact_from: int) -> str:
+    """Rows as text lines, labels varied, the contact block shuffled, stray blank lines."""
+    head, contact = rows[:contact_from], rows[contact_from:]
+    w.rng.shuffle(contact)
+    lines = []
+    for label, value in head + contact:
+        lines.append(f"{_vary_label(w, label)} {value}")
+        if w.rng.random() < 0.15:
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _vary_subject(w: _Writer, subject: str) -> str:
+    return w.rng.choice(["", "", "", "Fwd: ", "VS: ", "Re: "]) + subject
+
+
 def _rengoring_nu(w: _Writer, c: SampleCustomer, *, html: bool) -> SampleMessage:
     task, home = w.rng.choice(TASKS), w.rng.choice(HOMES)
     size, rooms, floor = w.rng.randint(45, 220), w.rng.randint(1, 6), w.rng.randint(0, 5)
@@ -269,17 +299,19 @@ def _rengoring_nu(w: _Writer, c: SampleCustomer, *, html: bool) -> SampleMessage
         ("Telefon", _spaced(c.phone, w.rng.randint(0, 2))),
         ("Adresse", f"{c.address}, {c.postal_code} {c.city}"),
     ]
-    text = "Du har modtaget et nyt lead\n\n" + "\n".join(f"{k} {v}" for k, v in rows) + "\n"
+    text = "Du har modtaget et nyt lead\n\n" + _vary_lines(w, rows, contact_from=8) + "\n"
     body_html = None
     if html:
-        cells = "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows)
+        cells = "".join(
+            f"<tr>\n  <td><b>{_vary_label(w, k)}</b></td>\n  <td>{v}</td>\n</tr>\n" for k, v in rows
+        )
         body_html = (
             f"<html><body><p>Du har modtaget et nyt lead</p><table>{cells}</table></body></html>"
         )
     msg, mid, _ = w.message(
         sender=("Rengøring.nu", "noreply@leadmail.no"),
         to=[("", OWN_ADDRESS)],
-        subject="Nyt lead fra Rengøring.nu",
+        subject=_vary_subject(w, "Nyt lead fra Rengøring.nu"),
         text=None if html else text,
         html=body_html,
         labels="Inbox,Category Updates",
@@ -301,16 +333,20 @@ def _rengoring_nu(w: _Writer, c: SampleCustomer, *, html: bool) -> SampleMessage
 def _leadpoint(w: _Writer, c: SampleCustomer) -> SampleMessage:
     task, size = w.rng.choice(TASKS), w.rng.randint(50, 200)
     wanted = (w.clock + timedelta(days=w.rng.randint(5, 30))).date()
-    text = (
-        "Ny opgave fra Rengøring Aarhus\n\n"
-        f"Kundens navn: {c.name}\nE-mail: {c.email}\nTlf.: {_spaced(c.phone, 0)}\n"
-        f"Adresse: {c.address}, {c.postal_code} {c.city}\nOpgave: {task}\n"
-        f"Størrelse: {size} m2\nØnsket dato: {wanted:%d-%m-%Y}\n"
-    )
+    rows = [
+        ("Kundens navn:", c.name),
+        ("E-mail:", c.email),
+        ("Tlf.:", _spaced(c.phone, w.rng.randint(0, 2))),
+        ("Adresse:", f"{c.address}, {c.postal_code} {c.city}"),
+        ("Opgave:", task),
+        ("Størrelse:", f"{size} " + w.rng.choice(["m2", "m²", "kvm"])),
+        ("Ønsket dato:", f"{wanted:%d-%m-%Y}"),
+    ]
+    text = "Ny opgave fra Rengøring Aarhus\n\n" + _vary_lines(w, rows, contact_from=0) + "\n"
     msg, mid, sent = w.message(
         sender=("Leadpoint", "leads@leadpoint.dk"),
         to=[("", OWN_ADDRESS)],
-        subject="Ny forespørgsel: " + task,
+        subject=_vary_subject(w, "Ny forespørgsel: " + task),
         text=text,
         reply_to=formataddr((c.name, c.email)),
     )
@@ -322,15 +358,22 @@ def _leadpoint(w: _Writer, c: SampleCustomer) -> SampleMessage:
 
 def _adhelp(w: _Writer, c: SampleCustomer) -> SampleMessage:
     task = w.rng.choice(TASKS)
+    rows = [
+        ("Kunde navn:", c.name),
+        ("Kunde e-mail:", c.email),
+        ("Kunde telefon:", _spaced(c.phone, w.rng.randint(0, 2))),
+        ("Adresse:", f"{c.address}, {c.postal_code} {c.city}"),
+        ("Opgave:", task),
+    ]
     text = (
         "Hej Rendetalje\n\nI har fået en ny henvendelse via AdHelp.\n\n"
-        f"Kunde navn: {c.name}\nKunde e-mail: {c.email}\nKunde telefon: {_spaced(c.phone, 1)}\n"
-        f"Adresse: {c.address}, {c.postal_code} {c.city}\nOpgave: {task}\n\nMvh AdHelp\n"
+        + _vary_lines(w, rows, contact_from=0)
+        + "\n\nMvh AdHelp\n"
     )
     msg, mid, sent = w.message(
         sender=("AdHelp", w.rng.choice(["mw@adhelp.dk", "sp@adhelp.dk"])),
         to=[("", OWN_ADDRESS)],
-        subject="Ny kunde: " + task,
+        subject=_vary_subject(w, "Ny kunde: " + task),
         text=text,
     )
     lead = _expected_lead(c, "AdHelp", sent, task_type=task)
@@ -345,11 +388,17 @@ def _website(w: _Writer, c: SampleCustomer) -> SampleMessage:
             "Jeg søger hjælp til vinduespudsning, gerne om fredagen.",
         ]
     )
-    text = f"Navn: {c.name}\nEmail: {c.email}\nTelefon: {_spaced(c.phone, 2)}\nBesked: {note}\n"
+    rows = [
+        ("Navn:", c.name),
+        ("Email:", c.email),
+        ("Telefon:", _spaced(c.phone, w.rng.randint(0, 2))),
+    ]
+    # The message is free text over several lines, so it stays last.
+    text = _vary_lines(w, rows, contact_from=0) + f"\nBesked: {note}\n"
     msg, mid, sent = w.message(
         sender=("Rendetalje.dk", "noreply@rendetalje.dk"),
         to=[("", OWN_ADDRESS)],
-        subject="Ny henvendelse fra rendetalje.dk",
+        subject=_vary_subject(w, "Ny henvendelse fra rendetalje.dk"),
         text=text,
         reply_to=formataddr((c.name, c.email)),
     )
