@@ -1,22 +1,150 @@
+"""/api/customers: list, search, sort, create, get, update, delete (with bookings: 409 or force)."""
+
 from __future__ import annotations
 
 import httpx
+import pytest
+
+from tests.factories_bookings import iso
+
+
+async def _create(client: httpx.AsyncClient, **fields: object) -> dict[str, object]:
+    response = await client.post("/api/customers", json=fields)
+    assert response.status_code == 201, response.text
+    body: dict[str, object] = response.json()
+    return body
 
 
 async def test_it_creates_and_fetches_a_customer(client: httpx.AsyncClient) -> None:
-    created = await client.post(
-        "/api/customers",
-        json={"name": "Søren Ærø", "email": " Soren@Example.DK ", "phone": "22 34 56 78"},
+    created = await _create(
+        client, name="Søren Ærø", email=" Soren@Example.DK ", phone="22 34 56 78", tags=["vip"]
     )
-    assert created.status_code == 201, created.text
-    body = created.json()
-    assert body["email"] == "soren@example.dk"
-    assert body["phone"] == "+4522345678"
-    fetched = await client.get(f"/api/customers/{body['id']}")
-    assert fetched.json()["name"] == "Søren Ærø"
+    assert created["email"] == "soren@example.dk"
+    assert created["phone"] == "+4522345678"
+    assert created["status"] == "active"
+    assert (created["total_leads"], created["total_bookings"]) == (0, 0)
+    fetched = await client.get(f"/api/customers/{created['id']}")
+    assert fetched.status_code == 200
+    assert fetched.json() == created
 
 
-async def test_it_rejects_a_missing_token(anon_client: httpx.AsyncClient) -> None:
-    response = await anon_client.get("/api/customers")
-    assert response.status_code == 401
-    assert response.json()["error"]["code"] == "unauthorized"
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": "not-an-email"}, "body.email"),
+        ({"phone": "12"}, "body.phone"),
+        ({"status": "sleeping"}, "body.status"),
+        ({"name": "x" * 201}, "body.name"),
+        ({"tags": "vip"}, "body.tags"),
+    ],
+)
+async def test_it_rejects_bad_input_naming_the_field(
+    client: httpx.AsyncClient, body: dict[str, object], field: str
+) -> None:
+    response = await client.post("/api/customers", json=body)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert field in [d["field"] for d in error["details"]]
+
+
+async def test_it_refuses_a_second_customer_with_the_same_email(
+    client: httpx.AsyncClient,
+) -> None:
+    first = await _create(client, email="ida@example.dk")
+    response = await client.post("/api/customers", json={"email": "IDA@example.dk"})
+    assert response.status_code == 409
+    assert response.json()["error"]["details"]["customer_id"] == first["id"]
+
+
+async def test_it_answers_404_for_a_missing_customer(client: httpx.AsyncClient) -> None:
+    for method in ("GET", "PATCH", "DELETE"):
+        response = await client.request(method, "/api/customers/999999", json={})
+        assert response.status_code == 404, method
+        assert response.json()["error"]["code"] == "not_found"
+
+
+async def test_it_searches_by_name_email_and_phone(client: httpx.AsyncClient) -> None:
+    a = await _create(client, name="Anne Holm", email="anne@example.dk", phone="+4522000001")
+    b = await _create(client, name="Bo Skov", email="bo@firma.dk", phone="+4522000002")
+    await _create(client, name="Carl Dahl", email="carl@example.dk")
+
+    async def ids(q: str) -> list[object]:
+        response = await client.get("/api/customers", params={"q": q})
+        assert response.status_code == 200
+        return [c["id"] for c in response.json()["items"]]
+
+    assert await ids("holm") == [a["id"]]
+    assert await ids("FIRMA.DK") == [b["id"]]
+    assert await ids("22 00 00 02") == [b["id"]]
+    assert await ids("100%") == []
+
+
+async def test_it_pages_and_sorts_with_a_total_and_a_next_link(client: httpx.AsyncClient) -> None:
+    for name in ("Ea", "Bo", "Dan", "Al", "Cy"):
+        await _create(client, name=name)
+    first = (await client.get("/api/customers", params={"limit": 2, "sort": "name"})).json()
+    assert [c["name"] for c in first["items"]] == ["Al", "Bo"]
+    assert first["total"] == 5
+    assert first["next"] is not None
+    second = (await client.get(first["next"])).json()
+    assert [c["name"] for c in second["items"]] == ["Cy", "Dan"]
+    last = (await client.get("/api/customers", params={"offset": 4, "sort": "-name"})).json()
+    assert [c["name"] for c in last["items"]] == ["Al"]
+    assert last["next"] is None
+    assert (await client.get("/api/customers", params={"limit": 201})).status_code == 422
+    assert (await client.get("/api/customers", params={"sort": "shoe"})).status_code == 422
+
+
+async def test_it_updates_only_the_fields_sent(client: httpx.AsyncClient) -> None:
+    created = await _create(
+        client, name="Ida Lund", email="ida@example.dk", notes="Nøgle i postkassen"
+    )
+    response = await client.patch(
+        f"/api/customers/{created['id']}", json={"phone": "+45 22 11 33 44", "status": "inactive"}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["phone"], body["status"]) == ("+4522113344", "inactive")
+    assert (body["name"], body["notes"]) == ("Ida Lund", "Nøgle i postkassen")
+
+
+async def test_an_update_to_an_email_in_use_is_a_conflict(client: httpx.AsyncClient) -> None:
+    await _create(client, email="taken@example.dk")
+    other = await _create(client, email="free@example.dk")
+    response = await client.patch(
+        f"/api/customers/{other['id']}", json={"email": "taken@example.dk"}
+    )
+    assert response.status_code == 409
+
+
+async def test_delete_refuses_a_customer_with_bookings_unless_forced(
+    client: httpx.AsyncClient,
+) -> None:
+    customer = await _create(client, name="Bo Bæk", email="bo@example.dk")
+    booking = await client.post(
+        "/api/bookings",
+        json={"customer_id": customer["id"], "start_time": iso(1), "end_time": iso(3)},
+    )
+    assert booking.status_code == 201, booking.text
+    refused = await client.delete(f"/api/customers/{customer['id']}")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["details"]["bookings"] == 1
+    forced = await client.delete(f"/api/customers/{customer['id']}", params={"force": "true"})
+    assert forced.status_code == 204
+    assert (await client.get(f"/api/customers/{customer['id']}")).status_code == 404
+    assert (await client.get(f"/api/bookings/{booking.json()['id']}")).status_code == 404
+
+
+async def test_delete_without_bookings_keeps_leads_and_unlinks_them(
+    client: httpx.AsyncClient,
+) -> None:
+    customer = await _create(client, email="lea@example.dk")
+    lead = await client.post(
+        "/api/leads", json={"name": "Lea", "email": "lea@example.dk", "customer_id": customer["id"]}
+    )
+    assert lead.status_code == 201, lead.text
+    assert (await client.delete(f"/api/customers/{customer['id']}")).status_code == 204
+    kept = await client.get(f"/api/leads/{lead.json()['id']}")
+    assert kept.status_code == 200
+    assert kept.json()["customer_id"] is None
