@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     gmail_concurrency: int = Field(
         10, ge=1, le=100, description="Gmail requests in flight at once."
     )
+    gmail_batch_size: int = Field(
+        50, ge=1, le=100, description="Messages per Gmail HTTP batch request (1 = single gets)."
+    )
     max_body_bytes: int = Field(
         1_000_000, ge=1_000, description="Cap on a stored message body; longer ones are truncated."
     )

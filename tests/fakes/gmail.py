@@ -8,6 +8,8 @@ quota; `mailbox.app` is a Starlette ASGI app serving the discovery document's pa
     GET  /gmail/v1/users/{userId}/messages/{id}           users.messages.get    5
     GET  /gmail/v1/users/{userId}/history                 users.history.list    2
     GET  /gmail/v1/users/{userId}/threads[/{id}]          users.threads.list/get 10
+    POST /batch/gmail/v1                                  HTTP batch (≤ 100 calls; each counted,
+                                                          charged and faulted as on its own)
     POST /token                                           OAuth 2.0 token endpoint
 
 Use it in-process with `httpx.ASGITransport(app=mailbox.app)`, or over TCP with
@@ -21,15 +23,23 @@ import threading
 import time
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+from urllib.parse import unquote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
+from tests.fakes.gmail_batch import (
+    BATCH_PATH,
+    MAX_BATCH_PARTS,
+    BatchCall,
+    parse_batch_request,
+    render_batch_response,
+)
 from tests.fakes.gmail_tokens import READONLY_SCOPE, TokenIssuer
 from tests.fakes.gmail_wire import (
     HISTORY_KEYS,
@@ -45,6 +55,8 @@ from tests.fakes.gmail_wire import (
     render_message,
     synthetic_raw_email,
 )
+
+Handler = Callable[[Request], dict[str, Any]]
 
 METHOD_COSTS = {
     "getProfile": 1,
@@ -98,6 +110,7 @@ class FakeMailbox:
         self.fault_statuses = tuple(fault_statuses)
         self.calls: Counter[str] = Counter()
         self.throttled = 0  # 429s answered by the quota model
+        self.batch_requests = 0  # POSTs to the batch endpoint (their calls count in `calls`)
         self.units_charged = 0
         self.quota_units_per_second = quota_units_per_second
         self._quota_capacity = (quota_units_per_second or 0.0) * quota_burst_seconds
@@ -240,7 +253,7 @@ class FakeMailbox:
 
     def _build_app(self) -> Starlette:
         base = "/gmail/v1/users/{user_id}"
-        api: list[tuple[str, str, Callable[[Request], dict[str, Any]]]] = [
+        api: list[tuple[str, str, Handler]] = [
             ("/profile", "getProfile", self._profile),
             ("/messages", "messages.list", self._list_messages),
             ("/messages/{id}", "messages.get", self._get_message),
@@ -248,31 +261,103 @@ class FakeMailbox:
             ("/threads", "threads.list", self._list_threads),
             ("/threads/{id}", "threads.get", self._get_thread),
         ]
-        routes = [Route(base + path, self._endpoint(name, fn)) for path, name, fn in api]
+        self._api_routes = [
+            (Route(base + path, self._endpoint(name, fn)), name, fn) for path, name, fn in api
+        ]
+        routes = [route for route, _, _ in self._api_routes]
+        routes.append(Route(BATCH_PATH, self._batch_endpoint, methods=["POST"]))
         routes.append(Route("/token", self._token_endpoint, methods=["POST"]))
         return Starlette(routes=routes)
 
-    def _endpoint(
-        self, method: str, handler: Callable[[Request], dict[str, Any]]
-    ) -> Callable[[Request], Any]:
+    def _endpoint(self, method: str, handler: Handler) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
-            with self._lock:
-                self.calls[method] += 1
-                refusal = (
-                    self._take_fault(method, request.path_params.get("id"))
-                    or self._check_auth(request)
-                    or self._charge(method)
-                )
-                if refusal is not None:
-                    return refusal
-                try:
-                    return JSONResponse(handler(request))
-                except BadRequest as exc:
-                    return JSONResponse(error_body(400, str(exc)), 400)
-                except KeyError:
-                    return JSONResponse(error_body(404), 404)
+            return self._respond(method, handler, request)
 
         return endpoint
+
+    def _respond(self, method: str, handler: Handler, request: Request) -> Response:
+        """One API call: count it, then a fault, auth, quota, or the handler's answer."""
+        with self._lock:
+            self.calls[method] += 1
+            refusal = (
+                self._take_fault(method, request.path_params.get("id"))
+                or self._check_auth(request)
+                or self._charge(method)
+            )
+            if refusal is not None:
+                return refusal
+            try:
+                return JSONResponse(handler(request))
+            except BadRequest as exc:
+                return JSONResponse(error_body(400, str(exc)), 400)
+            except KeyError:
+                return JSONResponse(error_body(404), 404)
+
+    async def _batch_endpoint(self, request: Request) -> Response:
+        """POST /batch/gmail/v1: each inner call answered as if it had come on its own."""
+        with self._lock:
+            self.batch_requests += 1
+            refusal = self._take_batch_fault()
+        if refusal is not None:
+            return refusal
+        try:
+            inner = parse_batch_request(
+                request.headers.get("content-type", ""), await request.body()
+            )
+        except BadRequest as exc:
+            return JSONResponse(error_body(400, str(exc)), 400)
+        if len(inner) > MAX_BATCH_PARTS:
+            message = f"Too many requests in batch: {len(inner)} (at most {MAX_BATCH_PARTS})"
+            return JSONResponse(error_body(400, message), 400)
+        outer_auth = request.headers.get("authorization")
+        answers = [
+            (call.content_id, self._dispatch(call, outer_auth, request.scope)) for call in inner
+        ]
+        boundary = f"batch_{self._rng.getrandbits(64):016x}"
+        return Response(
+            render_batch_response(answers, boundary),
+            200,
+            media_type=f"multipart/mixed; boundary={boundary}",
+        )
+
+    def _dispatch(
+        self, call: BatchCall, outer_auth: str | None, outer: MutableMapping[str, Any]
+    ) -> Response:
+        """Route one inner request to the same handler its own HTTP request would reach."""
+        headers = dict(call.headers)
+        if outer_auth and "authorization" not in headers:
+            headers["authorization"] = outer_auth
+        path, _, query = call.target.partition("?")
+        scope: dict[str, Any] = {
+            "type": "http",
+            "method": call.method,
+            "path": unquote(path),
+            "raw_path": path.encode(),
+            "root_path": "",
+            "query_string": query.encode(),
+            "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+            "scheme": outer.get("scheme", "http"),
+            "server": outer.get("server"),
+            "app": outer.get("app"),
+        }
+        for route, method, handler in self._api_routes:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                scope.update(child)
+                return self._respond(method, handler, Request(scope))
+            if match is Match.PARTIAL:  # the path is right, the HTTP method is not
+                return JSONResponse(error_body(405, "Method not allowed"), 405)
+        return JSONResponse(error_body(404), 404)
+
+    def _take_batch_fault(self) -> Response | None:
+        """A fault queued for the batch request itself (`inject(..., method="batch")`)."""
+        for fault in self.faults:
+            if fault.times > 0 and fault.method == "batch":
+                fault.times -= 1
+                headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
+                body = error_body(fault.status, fault.message, fault.reason)
+                return JSONResponse(body, fault.status, headers=headers)
+        return None
 
     def _check_auth(self, request: Request) -> Response | None:
         if not self.require_auth:

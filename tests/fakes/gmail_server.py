@@ -75,7 +75,8 @@ def main() -> None:
         fault_rate=args.fault_rate,
         seed=args.seed,
     )
-    mailbox.add_synthetic_messages(args.messages)
+    for message in mailbox.add_synthetic_messages(args.messages):
+        message.snippet()  # Gmail has its snippets ready; so should the fake before serving
     base_url = f"http://{args.host}:{args.port}"
     if args.credentials_out is not None:
         write_credentials(mailbox, base_url, args.credentials_out)

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from leadflow.mail.gmail import (
     GmailBadRequest,
     GmailClient,
+    GmailError,
     GmailNotFound,
     decode_raw,
 )
@@ -100,6 +101,22 @@ def apply_history_records(changes: HistoryChanges, records: Sequence[dict[str, A
                     ops.append((op, tuple(entry.get("labelIds", []))))
 
 
+def raw_message(message_id: str, message: dict[str, Any]) -> SourceItem:
+    """The pipeline's view of a message fetched with format raw (skipped when unreadable)."""
+    try:
+        raw = decode_raw(message)
+    except ValueError as exc:
+        return SkippedMessage(message_id, f"unreadable raw message: {exc}")
+    return RawMessage(
+        raw=raw,
+        gmail_message_id=str(message.get("id") or message_id),
+        gmail_thread_id=str(message.get("threadId") or message_id),
+        labels=tuple(message.get("labelIds") or ()),
+        internal_date=internal_date(message),
+        history_id=str(message["historyId"]) if message.get("historyId") else None,
+    )
+
+
 def internal_date(message: dict[str, Any]) -> datetime | None:
     """Gmail's internalDate (ms since the epoch, as a string) as an aware UTC datetime."""
     value = message.get("internalDate")
@@ -113,7 +130,7 @@ def internal_date(message: dict[str, Any]) -> datetime | None:
 
 @dataclass
 class GmailSource:
-    """Messages of one Gmail mailbox: the full listing, single fetches, and history."""
+    """Messages of one Gmail mailbox: the full listing, batched fetches, and history."""
 
     client: GmailClient
     fetch_chunk: int = 100
@@ -160,51 +177,35 @@ class GmailSource:
                     await pending
 
     async def fetch(self, ids: Sequence[str]) -> list[SourceItem]:
-        """Fetch messages (format raw) concurrently; the client bounds how many are in flight.
+        """Fetch messages (format raw) in Gmail batches of the client's `batch_size`.
 
         A message gone meanwhile (404) or refused (400) becomes a SkippedMessage; any other
         failure (auth, permission, retries exhausted) is raised, so no message is silently lost.
         """
-        results = await asyncio.gather(*(self._fetch_one(i) for i in ids), return_exceptions=True)
+        results = await self.client.get_messages(ids, format="raw")
         items: list[SourceItem] = []
-        for result in results:
-            if isinstance(result, BaseException):
+        for message_id, result in zip(ids, results, strict=True):
+            if isinstance(result, GmailNotFound):
+                items.append(SkippedMessage(message_id, "deleted before it could be fetched (404)"))
+            elif isinstance(result, GmailBadRequest):
+                items.append(SkippedMessage(message_id, result.message))
+            elif isinstance(result, GmailError):
                 raise result
-            items.append(result)
+            else:
+                items.append(raw_message(message_id, result))
         return items
-
-    async def _fetch_one(self, message_id: str) -> SourceItem:
-        try:
-            message = await self.client.get_message(message_id, format="raw")
-        except GmailNotFound:
-            return SkippedMessage(message_id, "deleted before it could be fetched (404)")
-        except GmailBadRequest as exc:
-            return SkippedMessage(message_id, exc.message)
-        try:
-            raw = decode_raw(message)
-        except ValueError as exc:
-            return SkippedMessage(message_id, f"unreadable raw message: {exc}")
-        return RawMessage(
-            raw=raw,
-            gmail_message_id=str(message.get("id") or message_id),
-            gmail_thread_id=str(message.get("threadId") or message_id),
-            labels=tuple(message.get("labelIds") or ()),
-            internal_date=internal_date(message),
-            history_id=str(message["historyId"]) if message.get("historyId") else None,
-        )
 
     async def _current_labels(self, ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
         """Labels of already stored messages (format minimal); gone ones are left out."""
-
-        async def one(message_id: str) -> tuple[str, tuple[str, ...]] | None:
-            try:
-                message = await self.client.get_message(message_id, format="minimal")
-            except (GmailNotFound, GmailBadRequest):
-                return None
-            return message_id, tuple(message.get("labelIds") or ())
-
-        found = await asyncio.gather(*(one(i) for i in ids))
-        return dict(pair for pair in found if pair is not None)
+        results = await self.client.get_messages(ids, format="minimal")
+        labels: dict[str, tuple[str, ...]] = {}
+        for message_id, result in zip(ids, results, strict=True):
+            if isinstance(result, GmailNotFound | GmailBadRequest):
+                continue
+            if isinstance(result, GmailError):
+                raise result
+            labels[message_id] = tuple(result.get("labelIds") or ())
+        return labels
 
     async def history(self, *, start_history_id: str) -> HistoryChanges:
         """All history since `start_history_id` (every page); raises GmailNotFound when too old."""
