@@ -7,12 +7,12 @@ run over the same messages create nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +30,8 @@ from leadflow.models import (
 from leadflow.settings import Settings
 
 DUPLICATE_WINDOW = timedelta(days=30)
+# Leads inserted per statement; also bounds the ids excluded from each duplicate lookup.
+LEAD_CHUNK = 200
 
 
 @dataclass
@@ -101,31 +103,36 @@ async def ensure_customers(
         select(Customer.id, Customer.email).where(Customer.email.in_(list(by_email)))
     )
     ids = {email: cid for cid, email in found.all() if email}
-    for email, lead in by_email.items():
-        # A person may have typed better data already: only empty fields are filled.
-        await session.execute(
-            update(Customer)
-            .where(Customer.id == ids[email])
-            .values(
-                name=func.coalesce(Customer.name, lead.name),
-                phone=func.coalesce(Customer.phone, lead.phone),
-                address=func.coalesce(Customer.address, lead.address),
-                postal_code=func.coalesce(Customer.postal_code, lead.postal_code),
-                city=func.coalesce(Customer.city, lead.city),
-            )
-        )
+    # A person may have typed better data already: only empty fields are filled.
+    await session.execute(
+        _FILL_EMPTY_FIELDS,
+        [
+            {"b_id": ids[email], **{f"b_{name}": getattr(lead, name) for name in _FILLED}}
+            for email, lead in by_email.items()
+        ],
+    )
     return ids
 
 
+_FILLED = ("name", "phone", "address", "postal_code", "city")
+_CUSTOMERS = cast(Table, Customer.__table__)
+# Core executemany: one statement for the batch instead of one round trip per customer.
+_FILL_EMPTY_FIELDS = (
+    update(_CUSTOMERS)
+    .where(_CUSTOMERS.c.id == bindparam("b_id"))
+    .values({name: func.coalesce(_CUSTOMERS.c[name], bindparam(f"b_{name}")) for name in _FILLED})
+)
+
+
 async def _open_original(
-    session: AsyncSession, *, email: str, received_at: datetime, exclude_id: int
+    session: AsyncSession, *, email: str, received_at: datetime, exclude_ids: Sequence[int]
 ) -> int | None:
     """The earliest open, non-duplicate lead of `email` from the 30 days before `received_at`."""
     stmt = (
         select(Lead.id)
         .where(
             Lead.email == email,
-            Lead.id != exclude_id,
+            Lead.id.not_in(exclude_ids),
             Lead.duplicate_of_id.is_(None),
             Lead.status.in_(list(OPEN_LEAD_STATUSES)),
             Lead.received_at <= received_at,
@@ -203,69 +210,82 @@ async def ingest_leads(
     customers = await ensure_customers(session, (lead for _, lead in found), report)
     # Oldest first, so the first lead of a customer is the original and later ones duplicates.
     found.sort(key=lambda pair: (pair[1].received_at or utcnow(), pair[0].gmail_message_id))
-    for stored, parsed in found:
-        customer_id = customers.get(parsed.email) if parsed.email else None
-        lead_id = await _insert_lead(session, mailbox_id, stored, parsed, customer_id)
-        if lead_id is None:
-            continue  # a concurrent run made it first
-        report.leads_created += 1
-        report.needs_review += int(parsed.needs_review)
-        if customer_id is not None:
-            report.customer_ids.add(customer_id)
-        if parsed.email and parsed.received_at:
-            original = await _open_original(
-                session, email=parsed.email, received_at=parsed.received_at, exclude_id=lead_id
-            )
-            if original is not None:
-                await session.execute(
-                    update(Lead).where(Lead.id == lead_id).values(duplicate_of_id=original)
+    for start in range(0, len(found), LEAD_CHUNK):
+        chunk = found[start : start + LEAD_CHUNK]
+        lead_ids = await _insert_leads(session, mailbox_id, chunk, customers)
+        for position, (stored, parsed) in enumerate(chunk):
+            lead_id = lead_ids.get(stored.gmail_message_id)
+            if lead_id is None:
+                continue  # a concurrent run made it first
+            report.leads_created += 1
+            report.needs_review += int(parsed.needs_review)
+            customer_id = customers.get(parsed.email) if parsed.email else None
+            if customer_id is not None:
+                report.customer_ids.add(customer_id)
+            if parsed.email and parsed.received_at:
+                # Leads later in the order are stored already but must not count as earlier.
+                later = [lead_ids.get(s.gmail_message_id) for s, _ in chunk[position:]]
+                original = await _open_original(
+                    session,
+                    email=parsed.email,
+                    received_at=parsed.received_at,
+                    exclude_ids=[lid for lid in later if lid is not None],
                 )
-                report.duplicates += 1
+                if original is not None:
+                    await session.execute(
+                        update(Lead).where(Lead.id == lead_id).values(duplicate_of_id=original)
+                    )
+                    report.duplicates += 1
     await refresh_customer_counters(session, report.customer_ids)
     return report
 
 
-async def _insert_lead(
+async def _insert_leads(
     session: AsyncSession,
     mailbox_id: int,
-    stored: StoredMessage,
-    parsed: ParsedLead,
-    customer_id: int | None,
-) -> int | None:
+    leads: Sequence[tuple[StoredMessage, ParsedLead]],
+    customers: Mapping[str, int],
+) -> dict[str, int]:
+    """Insert the leads (those already stored are skipped); return gmail_message_id → new id."""
     now = utcnow()
-    values = {
-        "customer_id": customer_id,
-        "source": parsed.source,
-        "name": parsed.name,
-        "email": parsed.email,
-        "phone": parsed.phone,
-        "address": parsed.address,
-        "postal_code": parsed.postal_code,
-        "city": parsed.city,
-        "square_meters": parsed.square_meters,
-        "rooms": parsed.rooms,
-        "floor": parsed.floor,
-        "property_type": parsed.property_type,
-        "task_type": parsed.task_type,
-        "contact_type": parsed.contact_type,
-        "preferred_date": parsed.preferred_date,
-        "message": parsed.message,
-        "status": "new",
-        "needs_review": parsed.needs_review,
-        "mailbox_id": mailbox_id,
-        "gmail_message_id": stored.gmail_message_id,
-        "gmail_thread_id": stored.gmail_thread_id,
-        "received_at": parsed.received_at or stored.message.sent_at or now,
-        "created_at": now,
-        "updated_at": now,
-    }
+    rows = [
+        {
+            "customer_id": customers.get(parsed.email) if parsed.email else None,
+            "source": parsed.source,
+            "name": parsed.name,
+            "email": parsed.email,
+            "phone": parsed.phone,
+            "address": parsed.address,
+            "postal_code": parsed.postal_code,
+            "city": parsed.city,
+            "square_meters": parsed.square_meters,
+            "rooms": parsed.rooms,
+            "floor": parsed.floor,
+            "property_type": parsed.property_type,
+            "task_type": parsed.task_type,
+            "contact_type": parsed.contact_type,
+            "preferred_date": parsed.preferred_date,
+            "message": parsed.message,
+            "status": "new",
+            "needs_review": parsed.needs_review,
+            "mailbox_id": mailbox_id,
+            "gmail_message_id": stored.gmail_message_id,
+            "gmail_thread_id": stored.gmail_thread_id,
+            "received_at": parsed.received_at or stored.message.sent_at or now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for stored, parsed in leads
+    ]
+    if not rows:
+        return {}
     stmt = (
         _insert(session, Lead)
-        .values(**values)
         .on_conflict_do_nothing(index_elements=["mailbox_id", "gmail_message_id"])
-        .returning(Lead.id)
+        .returning(Lead.gmail_message_id, Lead.id)
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    # executemany with RETURNING: one statement per chunk instead of one per lead.
+    return {gid: lead_id for gid, lead_id in await session.execute(stmt, rows)}
 
 
 @dataclass

@@ -204,16 +204,7 @@ async def store_messages(
         touched_threads.add(thread_id)
 
     if to_write:
-        await _upsert_messages(session, mailbox_id, thread_ids, to_write)
-        row_ids: dict[str, int] = {}
-        for chunk in _chunks([m.gmail_message_id for m in to_write]):
-            id_rows = await session.execute(
-                select(EmailMessage.gmail_message_id, EmailMessage.id).where(
-                    EmailMessage.mailbox_id == mailbox_id,
-                    EmailMessage.gmail_message_id.in_(chunk),
-                )
-            )
-            row_ids.update({gid: row_id for gid, row_id in id_rows})
+        row_ids = await _upsert_messages(session, mailbox_id, thread_ids, to_write)
         out.stored = [
             StoredMessage(
                 id=row_ids[m.gmail_message_id],
@@ -234,7 +225,8 @@ async def _upsert_messages(
     mailbox_id: int,
     thread_ids: Mapping[str, int],
     messages: Sequence[ParsedMessage],
-) -> None:
+) -> dict[str, int]:
+    """Insert or overwrite `messages`; return gmail_message_id → row id."""
     rows = [_message_row(mailbox_id, thread_ids[m.gmail_thread_id], m) for m in messages]
     stmt = _insert(session, _MESSAGES)
     keep = {"id", "mailbox_id", "gmail_message_id", "created_at"}
@@ -244,8 +236,12 @@ async def _upsert_messages(
             col.name: stmt.excluded[col.name] for col in _MESSAGES.columns if col.name not in keep
         },
     )
-    # executemany: one cached statement; SQLAlchemy batches the rows into multi-row VALUES.
-    await session.execute(stmt, rows)
+    # executemany: one cached statement; SQLAlchemy batches the rows into multi-row VALUES,
+    # and RETURNING hands back the ids without a second query.
+    result = await session.execute(
+        stmt.returning(_MESSAGES.c.gmail_message_id, _MESSAGES.c.id), rows
+    )
+    return {gid: row_id for gid, row_id in result}
 
 
 async def delete_messages(

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.leads.ingest import refresh_customer_counters
 from leadflow.mail.store import StoredMessage
-from leadflow.matching.service import match_threads
+from leadflow.matching.index_cache import CustomerIndexCache
+from leadflow.matching.service import build_settings_exclusions, match_threads
 from leadflow.models import EmailThread, Mailbox
 from leadflow.settings import Settings
 
@@ -26,6 +27,7 @@ class MatchingProcessor:
     settings: Settings
     matched: int = 0
     touched_customers: set[int] = field(default_factory=set)
+    customers: CustomerIndexCache | None = None
 
     async def process(
         self, session: AsyncSession, mailbox: Mailbox, stored: Sequence[StoredMessage]
@@ -33,7 +35,11 @@ class MatchingProcessor:
         thread_ids = sorted({message.thread_id for message in stored})
         if not thread_ids:
             return
-        report = await match_threads(session, settings=self.settings, thread_ids=thread_ids)
+        if self.customers is None:
+            self.customers = CustomerIndexCache(build_settings_exclusions(self.settings))
+        report = await match_threads(
+            session, settings=self.settings, thread_ids=thread_ids, customers=self.customers
+        )
         self.matched += report.changed
         customers = set(
             (

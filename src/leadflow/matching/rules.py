@@ -186,6 +186,23 @@ class CustomerIndex:
         if e164 is not None:
             self.by_phone.setdefault(e164, set()).add(customer_id)
 
+    def discard(
+        self, customer_id: int, *, email: str | None, phone: str | None, exclusions: Exclusions
+    ) -> None:
+        """Undo `add` for a customer indexed with `email` and `phone`."""
+        address = normalise_email(email)
+        keys: list[tuple[dict[str, set[int]], str | None]] = [
+            (self.by_email, address),
+            (self.by_domain, domain_of(address) if address else None),
+            (self.by_phone, phone if phone and phone.startswith("+") else to_e164(phone)),
+        ]
+        for lookup, key in keys:
+            if key is None or key not in lookup:
+                continue
+            lookup[key].discard(customer_id)
+            if not lookup[key]:
+                del lookup[key]
+
 
 @dataclass(frozen=True)
 class ThreadFacts:

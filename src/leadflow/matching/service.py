@@ -16,6 +16,7 @@ from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.matching import rules
+from leadflow.matching.index_cache import CustomerIndexCache
 from leadflow.matching.schemas import MatchingStats, MatchReport
 from leadflow.models import Customer, Direction, EmailMessage, EmailThread, Lead, utcnow
 from leadflow.settings import Settings
@@ -88,19 +89,23 @@ async def match_threads(
     revisit_rules: Sequence[str] = (),
     now: datetime | None = None,
     batch_size: int = BATCH_SIZE,
+    customers: CustomerIndexCache | None = None,
 ) -> MatchReport:
     """Apply the matching rules to threads (unmatched ones, or all automatic ones) and save.
 
     Manual links and manual unlinks are never touched. Re-running changes nothing unless
     customers or mail changed in between. `revisit_rules` adds threads matched by those rules
     to an `only_unmatched` run (new customers can make a phone or domain match ambiguous).
+    `customers` (built with the same settings) saves reloading the index on every call.
     """
     now = now or utcnow()
     await session.flush()
-    exclusions = rules.build_exclusions(
-        own_domains=settings.own_domains, lead_senders=settings.lead_senders
-    )
-    index = await load_customer_index(session, exclusions=exclusions)
+    if customers is not None:
+        exclusions = customers.exclusions
+        index = await customers.get(session)
+    else:
+        exclusions = build_settings_exclusions(settings)
+        index = await load_customer_index(session, exclusions=exclusions)
     tally = _Tally()
     pending: dict[int, rules.MatchDecision] = {}
     batches = _thread_batches(
@@ -138,6 +143,13 @@ async def match_threads(
             break
     await session.flush()
     return tally.report()
+
+
+def build_settings_exclusions(settings: Settings) -> rules.Exclusions:
+    """The addresses matching ignores, from the settings' own domains and lead senders."""
+    return rules.build_exclusions(
+        own_domains=settings.own_domains, lead_senders=settings.lead_senders
+    )
 
 
 async def load_customer_index(
