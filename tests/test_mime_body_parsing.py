@@ -1,4 +1,4 @@
-"""Table-driven tests for the pure email parser: bodies, charsets, structure, size cap, attachments."""
+"""Table-driven parser tests: bodies, charsets, structure, size cap, attachments."""
 
 from __future__ import annotations
 

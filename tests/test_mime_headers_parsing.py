@@ -1,4 +1,4 @@
-"""Table-driven tests for the pure email parser: addresses, subject, date, ids, direction, snippet."""
+"""Table-driven parser tests: addresses, subject, date, message ids, direction, snippet."""
 
 from __future__ import annotations
 
