@@ -75,6 +75,10 @@ def create_engine(settings: Settings, *, application_name: str = "leadflow") -> 
                 "application_name": application_name,
                 "statement_timeout": str(statement_ms),
                 "lock_timeout": str(statement_ms),
+                # asyncpg prepares every statement; after five runs PostgreSQL may switch to a
+                # generic plan chosen while the tables were small (a sequential scan for the
+                # sync's `id IN (...)` lookups) and keep it as they grow. Plan each execution.
+                "plan_cache_mode": "force_custom_plan",
             },
         },
     )

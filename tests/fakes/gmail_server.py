@@ -4,7 +4,9 @@
         --credentials-out /tmp/fake-gmail-credentials.json [--quota 250] [--fault-rate 0.2]
 
 prints the base URL; point LEADFLOW_GMAIL_API_URL at it and LEADFLOW_GMAIL_CREDENTIALS at the
-written authorized_user file (its token_uri is the fake's /token).
+written authorized_user file (its token_uri is the fake's /token). As a process it also answers
+GET /_fake/stats (calls, units charged, 429s with their times, injected faults) and
+GET /_fake/ids (every message id), for the benchmarks in bench/.
 """
 
 from __future__ import annotations
@@ -14,11 +16,15 @@ import json
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import uvicorn
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tests.fakes.gmail import FakeMailbox
 
@@ -58,6 +64,67 @@ def write_credentials(mailbox: FakeMailbox, base_url: str, path: Path) -> None:
         json.dump(info, handle)
 
 
+class RecordingMailbox(FakeMailbox):
+    """A FakeMailbox that also notes when quota was charged or refused and which faults it sent."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.first_charge: float | None = None  # clock time of the first call that reached quota
+        self.last_charge: float | None = None
+        self.throttle_times: list[float] = []
+        self.faults_sent: Counter[int] = Counter()
+
+    def _charge(self, method: str) -> Response | None:
+        refusal = super()._charge(method)
+        now = self.clock.now()
+        if self.first_charge is None:
+            self.first_charge = now
+        if refusal is None:
+            self.last_charge = now
+        else:
+            self.throttle_times.append(now)
+        return refusal
+
+    def _take_fault(self, method: str, message_id: str | None) -> Response | None:
+        refusal = super()._take_fault(method, message_id)
+        if refusal is not None:
+            self.faults_sent[refusal.status_code] += 1
+        return refusal
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for a benchmark; times are seconds after the first charged call."""
+        with self._lock:
+            start = self.first_charge or 0.0
+            return {
+                "calls": dict(self.calls),
+                "batch_requests": self.batch_requests,
+                "units_charged": self.units_charged,
+                "throttled": self.throttled,
+                "throttle_times": [round(t - start, 4) for t in self.throttle_times],
+                "charge_window": (self.last_charge or start) - start,
+                "faults_sent": {str(k): v for k, v in sorted(self.faults_sent.items())},
+                "messages": len(self.messages),
+                "cpu_seconds": time.process_time(),  # the fake's whole process, start-up included
+            }
+
+
+def with_bench_routes(mailbox: RecordingMailbox) -> ASGIApp:
+    """The mailbox's app plus GET /_fake/stats and /_fake/ids, which no quota or fault touches."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path") if scope["type"] == "http" else None
+        if path == "/_fake/stats":
+            await JSONResponse(mailbox.stats())(scope, receive, send)
+        elif path == "/_fake/ids":
+            with mailbox._lock:
+                ids = sorted(mailbox.messages)
+            await JSONResponse(ids)(scope, receive, send)
+        else:
+            await mailbox.app(scope, receive, send)
+
+    return app
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Serve a fake Gmail API v1 mailbox.")
     parser.add_argument("--host", default="127.0.0.1")
@@ -69,7 +136,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--credentials-out", type=Path, default=None)
     args = parser.parse_args()
-    mailbox = FakeMailbox(
+    mailbox = RecordingMailbox(
         email=args.email,
         quota_units_per_second=args.quota,
         fault_rate=args.fault_rate,
@@ -81,7 +148,7 @@ def main() -> None:
     if args.credentials_out is not None:
         write_credentials(mailbox, base_url, args.credentials_out)
     print(base_url, flush=True)
-    uvicorn.run(mailbox.app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(with_bench_routes(mailbox), host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":
