@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request
@@ -52,3 +53,19 @@ def next_link(request: Request, page: PageParams, total: int) -> str | None:
     if page.offset + page.limit >= total:
         return None
     return str(request.url.include_query_params(offset=page.offset + page.limit, limit=page.limit))
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def build_page(
+    model: type[M], request: Request, rows: Sequence[Any], total: int, page: PageParams
+) -> Page[M]:
+    """One page of `rows` rendered as `model`, with the total and the link to the next page."""
+    return Page[model](  # type: ignore[valid-type]
+        items=[model.model_validate(row) for row in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+        next=next_link(request, page, total),
+    )

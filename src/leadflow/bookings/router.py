@@ -9,7 +9,7 @@ from fastapi import Query, Request, status
 from pydantic import AwareDatetime
 
 from leadflow.api.deps import SessionDep
-from leadflow.api.pagination import Page, PageDep, PageParams, fetch_page, next_link
+from leadflow.api.pagination import Page, PageDep, PageParams, build_page, fetch_page
 from leadflow.api.routing import make_router
 from leadflow.bookings import service
 from leadflow.bookings.schemas import BookingCreate, BookingOut, BookingUpdate
@@ -62,13 +62,7 @@ async def _page(
         team=team,
     )
     rows, total = await fetch_page(session, stmt, page)
-    return Page[BookingOut](
-        items=[BookingOut.model_validate(row) for row in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-        next=next_link(request, page, total),
-    )
+    return build_page(BookingOut, request, rows, total, page)
 
 
 @router.get("", response_model=Page[BookingOut])

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Query, Request, Response, status
 
 from leadflow.api.deps import SessionDep
-from leadflow.api.pagination import Page, PageDep, fetch_page, next_link
+from leadflow.api.pagination import Page, PageDep, build_page, fetch_page
 from leadflow.api.routing import make_router
 from leadflow.customers import service
 from leadflow.customers.schemas import CustomerCreate, CustomerOut, CustomerSort, CustomerUpdate
@@ -24,13 +24,7 @@ async def list_customers(
     sort: CustomerSort = CustomerSort.NAME,
 ) -> Page[CustomerOut]:
     rows, total = await fetch_page(session, service.list_query(search=q, sort=sort), page)
-    return Page[CustomerOut](
-        items=[CustomerOut.model_validate(row) for row in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-        next=next_link(request, page, total),
-    )
+    return build_page(CustomerOut, request, rows, total, page)
 
 
 @router.post("", response_model=CustomerOut, status_code=status.HTTP_201_CREATED)

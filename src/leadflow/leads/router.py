@@ -8,7 +8,7 @@ from fastapi import Query, Request, status
 from pydantic import AwareDatetime
 
 from leadflow.api.deps import SessionDep
-from leadflow.api.pagination import Page, PageDep, PageParams, fetch_page, next_link
+from leadflow.api.pagination import Page, PageDep, build_page, fetch_page
 from leadflow.api.routing import make_router
 from leadflow.customers import service as customer_service
 from leadflow.leads import service
@@ -45,7 +45,7 @@ async def list_leads(
         needs_review=needs_review,
     )
     rows, total = await fetch_page(session, stmt, page)
-    return _page(request, rows, total, page)
+    return build_page(LeadOut, request, rows, total, page)
 
 
 @router.post("", response_model=LeadOut, status_code=status.HTTP_201_CREATED)
@@ -71,14 +71,4 @@ async def list_customer_leads(
 ) -> Page[LeadOut]:
     await customer_service.get(session, customer_id=customer_id)
     rows, total = await fetch_page(session, service.list_query(customer_id=customer_id), page)
-    return _page(request, rows, total, page)
-
-
-def _page(request: Request, rows: list[object], total: int, page: PageParams) -> Page[LeadOut]:
-    return Page[LeadOut](
-        items=[LeadOut.model_validate(row) for row in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-        next=next_link(request, page, total),
-    )
+    return build_page(LeadOut, request, rows, total, page)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from leadflow.api.deps import SessionDep
-from leadflow.api.pagination import Page, PageDep, PageParams, fetch_page, next_link
+from leadflow.api.pagination import Page, PageDep, build_page, fetch_page
 from leadflow.api.routing import make_router
 from leadflow.customers import service as customer_service
 from leadflow.mail import threads
@@ -25,7 +25,7 @@ async def list_threads(
 ) -> Page[ThreadOut]:
     stmt = threads.list_query(matched=matched, customer_id=customer_id)
     rows, total = await fetch_page(session, stmt, page)
-    return _page(request, rows, total, page)
+    return build_page(ThreadOut, request, rows, total, page)
 
 
 @router.get("/{thread_id}", response_model=ThreadDetail)
@@ -55,14 +55,4 @@ async def list_customer_threads(
 ) -> Page[ThreadOut]:
     await customer_service.get(session, customer_id=customer_id)
     rows, total = await fetch_page(session, threads.list_query(customer_id=customer_id), page)
-    return _page(request, rows, total, page)
-
-
-def _page(request: Request, rows: list[object], total: int, page: PageParams) -> Page[ThreadOut]:
-    return Page[ThreadOut](
-        items=[ThreadOut.model_validate(row) for row in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-        next=next_link(request, page, total),
-    )
+    return build_page(ThreadOut, request, rows, total, page)
