@@ -26,6 +26,8 @@ from leadflow.models import Base
 from leadflow.settings import Settings
 from tests.services import admin_postgres_url, postgres_available, redis_available, require_service
 
+pytest_plugins = ["tests.fakes.fixtures"]
+
 API_TOKEN = "test-token-not-a-secret"
 BACKEND = os.environ.get("LEADFLOW_TEST_DB", "sqlite").lower()
 if BACKEND not in {"sqlite", "postgresql"}:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import stat
-from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -22,27 +21,11 @@ from leadflow.mail.gmail.auth import (
     run_authorize_flow,
 )
 from tests.fakes.clock import FakeClock
+from tests.fakes.fixtures import FAKE_GMAIL_BASE
 from tests.fakes.gmail import FakeMailbox
 
-BASE = "http://gmail.test"
+BASE = FAKE_GMAIL_BASE
 SA_EMAIL = "leadflow-sync@rendetalje-test.iam.gserviceaccount.com"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def mailbox(clock: FakeClock) -> FakeMailbox:
-    return FakeMailbox(clock=clock)
-
-
-@pytest.fixture
-async def http(mailbox: FakeMailbox) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=mailbox.app)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
-        yield client
 
 
 def write_json(path: Path, info: dict[str, Any]) -> Path:

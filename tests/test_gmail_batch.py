@@ -27,10 +27,11 @@ from leadflow.mail.gmail.batch import (
     parse_batch_response,
 )
 from tests.fakes.clock import FakeClock
+from tests.fakes.fixtures import FAKE_GMAIL_BASE
 from tests.fakes.gmail import FakeMailbox
 from tests.fakes.gmail_tokens import READONLY_SCOPE, IssuerTokens
 
-BASE = "http://gmail.test"
+BASE = FAKE_GMAIL_BASE
 BATCH_URL = f"{BASE}/batch/gmail/v1"
 
 
@@ -46,16 +47,6 @@ class FlakyTransport(httpx.AsyncBaseTransport):
             self.drops -= 1
             raise httpx.ConnectError("connection reset by peer", request=request)
         return await self.inner.handle_async_request(request)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def mailbox(clock: FakeClock) -> FakeMailbox:
-    return FakeMailbox(clock=clock)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -22,29 +21,13 @@ from leadflow.mail.gmail import (
 )
 from leadflow.mail.gmail.auth import load_credentials
 from tests.fakes.clock import FakeClock
+from tests.fakes.fixtures import FAKE_GMAIL_BASE
 from tests.fakes.gmail import FakeMailbox
 from tests.fakes.gmail_server import serve_in_thread, write_credentials
 from tests.fakes.gmail_tokens import IssuerTokens
 from tests.fakes.gmail_wire import make_raw_email
 
-BASE = "http://gmail.test"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def mailbox(clock: FakeClock) -> FakeMailbox:
-    return FakeMailbox(clock=clock)
-
-
-@pytest.fixture
-async def http(mailbox: FakeMailbox) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=mailbox.app)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
-        yield client
+BASE = FAKE_GMAIL_BASE
 
 
 @pytest.fixture

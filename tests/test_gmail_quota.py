@@ -10,10 +10,11 @@ import pytest
 
 from leadflow.mail.gmail import GmailClient, TokenBucket
 from tests.fakes.clock import FakeClock
+from tests.fakes.fixtures import FAKE_GMAIL_BASE
 from tests.fakes.gmail import FakeMailbox
 from tests.fakes.gmail_tokens import IssuerTokens
 
-BASE = "http://gmail.test"
+BASE = FAKE_GMAIL_BASE
 
 
 def units_in_windows(grants: list[tuple[float, int]], width: float) -> int:

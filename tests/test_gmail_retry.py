@@ -22,11 +22,12 @@ from leadflow.mail.gmail import (
     classify,
 )
 from tests.fakes.clock import EPOCH, FakeClock
+from tests.fakes.fixtures import FAKE_GMAIL_BASE
 from tests.fakes.gmail import FakeMailbox
 from tests.fakes.gmail_tokens import IssuerTokens
 from tests.fakes.gmail_wire import error_body
 
-BASE = "http://gmail.test"
+BASE = FAKE_GMAIL_BASE
 
 
 class CeilingRandom(random.Random):
@@ -34,16 +35,6 @@ class CeilingRandom(random.Random):
 
     def uniform(self, a: float, b: float) -> float:
         return b
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def mailbox(clock: FakeClock) -> FakeMailbox:
-    return FakeMailbox(clock=clock)
 
 
 @pytest.fixture
