@@ -214,3 +214,34 @@ async def test_a_full_resync_removes_messages_that_are_gone_and_refreshes_labels
 
     assert result.status is IngestStatus.COMPLETED
     stored_like_fake(await harness.state(), harness.fake)
+
+
+async def test_a_message_whose_retries_run_out_once_gets_a_second_round(
+    harness: Harness,
+) -> None:
+    harness.fake.add_synthetic_messages(10)
+    unlucky = sorted(harness.fake.messages)[3]
+    attempts = harness.settings.gmail_max_attempts
+    harness.fake.inject(503, method="messages.get", message_id=unlucky, times=attempts)
+
+    result = await harness.sync()
+
+    assert (result.status, result.new, result.errors) == (IngestStatus.COMPLETED, 10, 0)
+    stored_like_fake(await harness.state(), harness.fake)
+
+
+async def test_a_message_failing_both_rounds_fails_the_run_and_loses_nothing(
+    harness: Harness,
+) -> None:
+    harness.fake.add_synthetic_messages(10)
+    unlucky = sorted(harness.fake.messages)[3]
+    attempts = harness.settings.gmail_max_attempts
+    harness.fake.inject(503, method="messages.get", message_id=unlucky, times=2 * attempts)
+
+    failed = await harness.sync()
+    assert failed.status == IngestStatus.FAILED
+    assert (await harness.mailbox()).sync_cursor is None
+
+    rerun = await harness.sync()
+    assert rerun.status == IngestStatus.COMPLETED
+    stored_like_fake(await harness.state(), harness.fake)

@@ -181,8 +181,17 @@ class GmailSource:
 
         A message gone meanwhile (404) or refused (400) becomes a SkippedMessage; any other
         failure (auth, permission, retries exhausted) is raised, so no message is silently lost.
+        Messages whose transient retries ran out get one more round (a fresh set of attempts)
+        before that: under heavy throttling a sync should finish rather than stop for one call.
         """
-        results = await self.client.get_messages(ids, format="raw")
+        results: list[dict[str, Any] | GmailError] = list(
+            await self.client.get_messages(ids, format="raw")
+        )
+        again = [i for i, r in enumerate(results) if isinstance(r, GmailError) and not r.permanent]
+        if again:
+            retried = await self.client.get_messages([ids[i] for i in again], format="raw")
+            for index, result in zip(again, retried, strict=True):
+                results[index] = result
         items: list[SourceItem] = []
         for message_id, result in zip(ids, results, strict=True):
             if isinstance(result, GmailNotFound):
