@@ -34,7 +34,9 @@ class Settings(BaseSettings):
         "the async driver is chosen automatically.",
     )
     redis_url: str | None = Field(
-        None, description="Redis URL for the shared cache; unset means memory cache only."
+        None,
+        description="Redis URL for the shared cache (read once the hybrid cache lands; "
+        "nothing uses it yet).",
     )
     api_token: SecretStr | None = Field(
         None,
