@@ -13,7 +13,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from leadflow.models import EmailIngestRun, EmailMessage, EmailThread, IngestStatus, Mailbox
+from leadflow.models import (
+    EmailIngestRun,
+    EmailMessage,
+    EmailThread,
+    IngestMode,
+    IngestStatus,
+    Mailbox,
+)
 from tests.fakes.gmail import FakeMailbox
 from tests.fakes.gmail_server import serve_in_thread, write_credentials
 from tests.sync_helpers import GMAIL_USER
@@ -141,3 +148,59 @@ async def test_a_sync_killed_twice_then_rerun_stores_exactly_the_mailbox(
     # Each run row counts what it committed, so together they count every message stored once
     # (the deleted one included, removed by the last run's reconciliation).
     assert sum(r.new_emails for r in runs) == len(expected) + 1
+
+
+async def test_an_incremental_sync_killed_then_rerun_stores_exactly_the_mailbox(
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    fake = FakeMailbox(email=GMAIL_USER)
+    fake.add_synthetic_messages(50)
+    with serve_in_thread(fake) as base_url:
+        credentials = tmp_path / "credentials.json"
+        write_credentials(fake, base_url, credentials)
+        env = sync_env(database_url, base_url, credentials)
+        log = tmp_path / "sync.log"
+        full = start_sync(env, log)
+        assert await asyncio.to_thread(full.wait, 120) == 0, log.read_text()
+        async with sessionmaker() as session:
+            cursor = await session.scalar(select(Mailbox.sync_cursor))
+        assert cursor is not None
+
+        # The mailbox moves on: many arrivals (the incremental run's work), a few removals and
+        # relabels of mail already stored.
+        fake.add_synthetic_messages(MESSAGES, replies_every=4)
+        stored_before = sorted(fake.messages)[:5]
+        fake.delete_message(stored_before[0])
+        fake.relabel(stored_before[1], add=["STARRED"], remove=["UNREAD"])
+
+        killed_at = await kill_when_stored(start_sync(env, log), sessionmaker, 50 + 300, log)
+        assert killed_at < 50 + MESSAGES
+        async with sessionmaker() as session:
+            assert await session.scalar(select(Mailbox.sync_cursor)) == cursor  # not moved
+
+        final = start_sync(env, log)
+        assert await asyncio.to_thread(final.wait, 180) == 0, log.read_text()
+
+    expected = {mid for mid, m in fake.messages.items() if not {"SPAM", "TRASH"} & set(m.label_ids)}
+    async with sessionmaker() as session:
+        ids = list(await session.scalars(select(EmailMessage.gmail_message_id)))
+        labels = await session.scalar(
+            select(EmailMessage.labels).where(EmailMessage.gmail_message_id == stored_before[1])
+        )
+        box = await session.scalar(select(Mailbox))
+        runs = list(await session.scalars(select(EmailIngestRun).order_by(EmailIngestRun.id)))
+    assert len(ids) == len(set(ids)), "a message was stored twice"
+    assert set(ids) == expected
+    assert labels is not None
+    assert "STARRED" in labels
+    assert "UNREAD" not in labels
+    assert box is not None
+    assert box.sync_cursor == str(fake.history_id)
+    assert [(r.mode, r.status) for r in runs] == [
+        (IngestMode.FULL, IngestStatus.COMPLETED),
+        (IngestMode.INCREMENTAL, IngestStatus.FAILED),
+        (IngestMode.INCREMENTAL, IngestStatus.COMPLETED),
+    ]
