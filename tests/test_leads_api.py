@@ -83,6 +83,8 @@ async def test_it_counts_a_new_lead_on_its_customer(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     customer = await make_customer(session, total_leads=2, last_contact_at=T0)
+    for _ in range(2):
+        await make_lead(session, customer_id=customer.id, received_at=T0)
     await session.commit()
 
     newer = await client.post(
@@ -307,7 +309,7 @@ async def test_it_answers_404_when_editing_a_missing_lead(client: httpx.AsyncCli
 async def test_it_moves_the_lead_count_when_the_customer_changes(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    old = await make_customer(session, total_leads=1)
+    old = await make_customer(session, total_leads=1, last_contact_at=T0)
     new = await make_customer(session)
     lead = await make_lead(session, customer_id=old.id, received_at=T0)
     await session.commit()
@@ -318,6 +320,7 @@ async def test_it_moves_the_lead_count_when_the_customer_changes(
     old_after = (await client.get(f"/api/customers/{old.id}")).json()
     new_after = (await client.get(f"/api/customers/{new.id}")).json()
     assert old_after["total_leads"] == 0
+    assert old_after["last_contact_at"] is None  # its only contact moved away with the lead
     assert new_after["total_leads"] == 1
     assert datetime.fromisoformat(new_after["last_contact_at"]) == T0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -156,3 +157,18 @@ async def test_rematch_rejects_a_body_that_is_not_json(client: httpx.AsyncClient
         headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 422
+
+
+async def test_rematch_moves_the_customers_last_contact_with_the_match(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    ids = await arrange(session)
+    when = datetime(2026, 10, 5, 14, 0, tzinfo=UTC)
+    thread = await session.get(EmailThread, ids["theirs"])
+    assert thread is not None
+    thread.last_message_at = when
+    await session.commit()
+
+    assert (await client.post("/api/threads/rematch")).status_code == 200
+    customer = (await client.get(f"/api/customers/{ids['customer']}")).json()
+    assert datetime.fromisoformat(customer["last_contact_at"]) == when

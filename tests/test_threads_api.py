@@ -300,3 +300,26 @@ async def test_it_requires_a_token_for_thread_routes(
     response = await anon_client.request(method, path, json={"customer_id": 1})
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthorized"
+
+
+async def test_linking_and_unlinking_moves_the_customers_last_contact(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    when = datetime(2026, 10, 5, 14, 0, tzinfo=UTC)
+    first = await make_customer(session)
+    second = await make_customer(session)
+    thread = await make_thread(session, last_message_at=when)
+    await session.commit()
+
+    async def last_contact(customer_id: int) -> object:
+        return (await client.get(f"/api/customers/{customer_id}")).json()["last_contact_at"]
+
+    linked = await client.post(f"/api/threads/{thread.id}/link", json={"customer_id": first.id})
+    assert linked.status_code == 200
+    assert datetime.fromisoformat(str(await last_contact(first.id))) == when
+    moved = await client.post(f"/api/threads/{thread.id}/link", json={"customer_id": second.id})
+    assert moved.status_code == 200
+    assert await last_contact(first.id) is None
+    assert datetime.fromisoformat(str(await last_contact(second.id))) == when
+    assert (await client.delete(f"/api/threads/{thread.id}/link")).status_code == 200
+    assert await last_contact(second.id) is None

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.bookings.schemas import BookingCreate, BookingUpdate
+from leadflow.customers.counters import refresh_counters
 from leadflow.errors import Conflict, NotFound, Unprocessable
 from leadflow.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus, Customer, Lead
 
@@ -82,7 +83,7 @@ async def create(session: AsyncSession, *, data: BookingCreate) -> Booking:
     slot = _Slot.of(booking)
     await _ensure_free(session, slot, booking.status)
     await _flush_checked(session, booking, slot, changes={}, add=True)
-    await _recount(session, customer_id=booking.customer_id)
+    await refresh_counters(session, [booking.customer_id])
     return booking
 
 
@@ -114,7 +115,7 @@ async def update_booking(session: AsyncSession, *, booking_id: int, data: Bookin
     slot = _Slot(booking.id, changes.get("team", booking.team), start, end)
     await _ensure_free(session, slot, changes["status"])
     await _flush_checked(session, booking, slot, changes=changes, add=False)
-    await _recount(session, customer_id=booking.customer_id)
+    await refresh_counters(session, [booking.customer_id])
     await session.refresh(booking)
     return booking
 
@@ -131,7 +132,7 @@ async def cancel(session: AsyncSession, *, booking_id: int) -> Booking:
     _check_transition(booking, BookingStatus.CANCELLED)
     booking.status = BookingStatus.CANCELLED
     await session.flush()
-    await _recount(session, customer_id=booking.customer_id)
+    await refresh_counters(session, [booking.customer_id])
     await session.refresh(booking)
     return booking
 
@@ -271,19 +272,4 @@ def _overlap(slot: _Slot, other: Booking | None) -> Conflict:
             "start_time": other.start_time.isoformat(),
             "end_time": other.end_time.isoformat(),
         },
-    )
-
-
-async def _recount(session: AsyncSession, *, customer_id: int) -> None:
-    not_cancelled = (
-        select(func.count())
-        .select_from(Booking)
-        .where(Booking.customer_id == customer_id, Booking.status != BookingStatus.CANCELLED)
-        .scalar_subquery()
-    )
-    await session.execute(
-        update(Customer)
-        .where(Customer.id == customer_id)
-        .values(total_bookings=not_cancelled)
-        .execution_options(synchronize_session=False)
     )

@@ -16,13 +16,13 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from leadflow.customers.counters import refresh_counters
 from leadflow.leads.parsers import LeadEmail, ParsedLead, parse_lead
 from leadflow.mail.message import ParsedMessage
 from leadflow.mail.store import StoredMessage
 from leadflow.models import (
     OPEN_LEAD_STATUSES,
     Customer,
-    EmailThread,
     Lead,
     Mailbox,
     utcnow,
@@ -144,42 +144,6 @@ async def _open_original(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def refresh_customer_counters(
-    session: AsyncSession, customer_ids: Iterable[int | None] | None
-) -> None:
-    """Recompute total_leads and last_contact_at from the rows themselves (None = everyone)."""
-    where: list[Any] = []
-    if customer_ids is not None:
-        ids = sorted({cid for cid in customer_ids if cid is not None})
-        if not ids:
-            return
-        where.append(Customer.id.in_(ids))
-    lead_count = (
-        select(func.count(Lead.id)).where(Lead.customer_id == Customer.id).scalar_subquery()
-    )
-    last_lead = (
-        select(func.max(Lead.received_at)).where(Lead.customer_id == Customer.id).scalar_subquery()
-    )
-    last_thread = (
-        select(func.max(EmailThread.last_message_at))
-        .where(EmailThread.customer_id == Customer.id)
-        .scalar_subquery()
-    )
-    await session.execute(
-        update(Customer)
-        .where(*where)
-        .values(total_leads=lead_count, last_contact_at=func.coalesce(last_thread, last_lead))
-        .execution_options(synchronize_session=False)
-    )
-    # Both may be set; keep the later of the two (portable: no GREATEST on SQLite).
-    await session.execute(
-        update(Customer)
-        .where(*where, last_lead > Customer.last_contact_at)
-        .values(last_contact_at=last_lead)
-        .execution_options(synchronize_session=False)
-    )
-
-
 async def ingest_leads(
     session: AsyncSession,
     *,
@@ -236,7 +200,7 @@ async def ingest_leads(
                         update(Lead).where(Lead.id == lead_id).values(duplicate_of_id=original)
                     )
                     report.duplicates += 1
-    await refresh_customer_counters(session, report.customer_ids)
+    await refresh_counters(session, report.customer_ids)
     return report
 
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, case, literal, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.customers import service as customer_service
+from leadflow.customers.counters import refresh_counters
 from leadflow.errors import Conflict, NotFound, Unprocessable
 from leadflow.leads.schemas import LeadCreate, LeadUpdate
 from leadflow.leads.transitions import allowed_targets, can_transition
-from leadflow.models import Customer, Lead, LeadStatus, UTCDateTime, utcnow
+from leadflow.models import Lead, LeadStatus, utcnow
 
 
 def list_query(
@@ -59,11 +60,9 @@ async def create(session: AsyncSession, *, data: LeadCreate) -> Lead:
     lead.received_at = data.received_at or utcnow()
     if data.customer_id is not None:
         await customer_service.get(session, customer_id=data.customer_id)
-        await count_lead_for_customer(
-            session, customer_id=data.customer_id, contact_at=lead.received_at
-        )
     session.add(lead)
     await session.flush()
+    await refresh_counters(session, [lead.customer_id])
     return lead
 
 
@@ -76,11 +75,16 @@ async def update_lead(session: AsyncSession, *, lead_id: int, data: LeadUpdate) 
         await _ensure_can_duplicate(
             session, lead_id=lead_id, original_id=changes["duplicate_of_id"]
         )
+    moved_from: int | None = None
     if "customer_id" in changes and changes["customer_id"] != lead.customer_id:
-        await _move_to_customer(session, lead=lead, customer_id=changes["customer_id"])
+        if changes["customer_id"] is not None:
+            await customer_service.get(session, customer_id=changes["customer_id"])
+        moved_from = lead.customer_id
     for field, value in changes.items():
         setattr(lead, field, value)
     await session.flush()
+    # A new customer or a new received_at moves counters; recounting both sides is cheap.
+    await refresh_counters(session, [moved_from, lead.customer_id])
     await session.refresh(lead)
     return lead
 
@@ -96,44 +100,6 @@ def ensure_transition(*, lead_id: int, current: LeadStatus, target: LeadStatus) 
         f"allowed from {current.value}: {allowed_text}",
         details={"from": current.value, "to": target.value, "allowed": allowed},
     )
-
-
-async def count_lead_for_customer(
-    session: AsyncSession, *, customer_id: int, contact_at: datetime
-) -> None:
-    """Add one lead to the customer's total and move last_contact_at forward to `contact_at`."""
-    when = literal(contact_at, UTCDateTime())
-    newer = case(
-        (Customer.last_contact_at.is_(None), when),
-        (Customer.last_contact_at < when, when),
-        else_=Customer.last_contact_at,
-    )
-    # One UPDATE rather than read-modify-write, so concurrent leads never lose a count.
-    await session.execute(
-        update(Customer)
-        .where(Customer.id == customer_id)
-        .values(total_leads=Customer.total_leads + 1, last_contact_at=newer)
-        .execution_options(synchronize_session="fetch")
-    )
-
-
-async def _uncount_lead_for_customer(session: AsyncSession, *, customer_id: int) -> None:
-    await session.execute(
-        update(Customer)
-        .where(Customer.id == customer_id, Customer.total_leads > 0)
-        .values(total_leads=Customer.total_leads - 1)
-        .execution_options(synchronize_session="fetch")
-    )
-
-
-async def _move_to_customer(session: AsyncSession, *, lead: Lead, customer_id: int | None) -> None:
-    if customer_id is not None:
-        await customer_service.get(session, customer_id=customer_id)
-        await count_lead_for_customer(
-            session, customer_id=customer_id, contact_at=lead.received_at or lead.created_at
-        )
-    if lead.customer_id is not None:
-        await _uncount_lead_for_customer(session, customer_id=lead.customer_id)
 
 
 async def _ensure_can_duplicate(session: AsyncSession, *, lead_id: int, original_id: int) -> None:

@@ -6,6 +6,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.customers import service as customer_service
+from leadflow.customers.counters import refresh_counters
 from leadflow.errors import NotFound
 from leadflow.models import EmailMessage, EmailThread, utcnow
 
@@ -45,6 +46,7 @@ async def link(session: AsyncSession, *, thread_id: int, customer_id: int) -> Em
     """Link the thread to a customer by hand; automatic matching must not undo it."""
     thread = await get(session, thread_id=thread_id)
     await customer_service.get(session, customer_id=customer_id)
+    previous = thread.customer_id
     thread.customer_id = customer_id
     thread.is_matched = True
     thread.matched_by = MANUAL
@@ -52,6 +54,7 @@ async def link(session: AsyncSession, *, thread_id: int, customer_id: int) -> Em
     thread.matched_at = utcnow()
     thread.match_note = None
     await session.flush()
+    await refresh_counters(session, [previous, customer_id])
     await session.refresh(thread)
     return thread
 
@@ -59,6 +62,7 @@ async def link(session: AsyncSession, *, thread_id: int, customer_id: int) -> Em
 async def unlink(session: AsyncSession, *, thread_id: int) -> EmailThread:
     """Detach the thread from any customer, recorded as a manual decision so rules leave it be."""
     thread = await get(session, thread_id=thread_id)
+    previous = thread.customer_id
     thread.customer_id = None
     thread.is_matched = False
     thread.matched_by = MANUAL
@@ -66,5 +70,6 @@ async def unlink(session: AsyncSession, *, thread_id: int) -> EmailThread:
     thread.matched_at = utcnow()
     thread.match_note = None
     await session.flush()
+    await refresh_counters(session, [previous])
     await session.refresh(thread)
     return thread

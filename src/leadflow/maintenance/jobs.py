@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from leadflow.db import create_engine, create_sessionmaker, transaction
-from leadflow.leads.ingest import refresh_customer_counters
 from leadflow.leads.rescan import RescanReport, rescan_leads
 from leadflow.matching.schemas import MatchReport
 from leadflow.matching.service import match_threads
@@ -11,13 +10,11 @@ from leadflow.settings import Settings
 
 
 async def run_matching(settings: Settings, *, all_threads: bool) -> MatchReport:
-    """Match threads to customers in one transaction and keep customer counters true."""
+    """Match threads to customers in one transaction (counters move with the matches)."""
     engine = create_engine(settings, application_name="leadflow-match")
     try:
         async with transaction(create_sessionmaker(engine)) as session:
-            report = await match_threads(session, settings=settings, only_unmatched=not all_threads)
-            await refresh_customer_counters(session, None)
-            return report
+            return await match_threads(session, settings=settings, only_unmatched=not all_threads)
     finally:
         await engine.dispose()
 

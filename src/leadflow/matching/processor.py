@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow.leads.ingest import refresh_customer_counters
+from leadflow.customers.counters import refresh_counters
 from leadflow.mail.store import StoredMessage
 from leadflow.matching.index_cache import CustomerIndexCache
 from leadflow.matching.service import build_settings_exclusions, match_threads
@@ -51,7 +51,7 @@ class MatchingProcessor:
             ).scalars()
         )
         self.touched_customers |= {cid for cid in customers if cid is not None}
-        await refresh_customer_counters(session, customers)
+        await refresh_counters(session, customers)
 
 
 async def rematch_after_sync(session: AsyncSession, settings: Settings) -> int:
@@ -64,5 +64,4 @@ async def rematch_after_sync(session: AsyncSession, settings: Settings) -> int:
     report = await match_threads(
         session, settings=settings, only_unmatched=True, revisit_rules=WEAK_RULES
     )
-    await refresh_customer_counters(session, None)
     return report.changed

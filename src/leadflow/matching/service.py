@@ -15,6 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from leadflow.customers.counters import refresh_counters
 from leadflow.matching import rules
 from leadflow.matching.index_cache import CustomerIndexCache
 from leadflow.matching.schemas import MatchingStats, MatchReport
@@ -58,6 +59,8 @@ class _Tally:
     ambiguous: int = 0
     unmatched: int = 0
     changed: set[int] = field(default_factory=set)
+    # Customers a thread was moved to or from: their counters are recounted at the end.
+    customers: set[int] = field(default_factory=set)
 
     def add(self, decision: rules.MatchDecision, sign: int = 1) -> None:
         if decision.matched and decision.rule is not None:
@@ -142,6 +145,7 @@ async def match_threads(
         if not progressed:
             break
     await session.flush()
+    await refresh_counters(session, tally.customers)
     return tally.report()
 
 
@@ -277,6 +281,11 @@ async def _match_batch(
     if changes:
         await session.execute(_UPDATE_MATCH, changes)
         tally.changed.update(change["b_id"] for change in changes)
+        before = {row.id: row.customer_id for row in rows}
+        for change in changes:
+            for customer_id in (before[change["b_id"]], change["b_customer_id"]):
+                if customer_id is not None:
+                    tally.customers.add(customer_id)
     return [
         _Outcome(
             thread_id=tid,
