@@ -8,29 +8,31 @@ before (a lead moved between customers, a thread unlinked, a crash between two w
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.models import Booking, BookingStatus, Customer, EmailThread, Lead
 
 
-async def refresh_counters(
-    session: AsyncSession, customer_ids: Iterable[int | None] | None
-) -> None:
-    """Recount the given customers (None = every customer); flush-only, the caller commits.
+async def refresh_counters(session: AsyncSession, customer_ids: Iterable[int | None]) -> None:
+    """Recount the given customers (None entries are ignored); flush-only, the caller commits.
 
     The rows are locked first (FOR NO KEY UPDATE, in id order; SQLite serialises writers
     anyway), so the recount, a new statement under READ COMMITTED, sees every transaction that
     wrote for these customers before us, and a concurrent writer recounts after we commit.
     """
-    where: list[Any] = []
-    if customer_ids is not None:
-        ids = sorted({cid for cid in customer_ids if cid is not None})
-        if not ids:
-            return
-        where.append(Customer.id.in_(ids))
+    ids = sorted({cid for cid in customer_ids if cid is not None})
+    # Chunks in ascending id order: bounded statement size (SQLite caps bound parameters) and
+    # one lock order for every writer, so two recounts never deadlock.
+    for start in range(0, len(ids), _CHUNK):
+        await _recount(session, [Customer.id.in_(ids[start : start + _CHUNK])])
+
+
+_CHUNK = 1_000
+
+
+async def _recount(session: AsyncSession, where: list[ColumnElement[bool]]) -> None:
     await session.execute(
         select(Customer.id).where(*where).order_by(Customer.id).with_for_update(key_share=True)
     )
