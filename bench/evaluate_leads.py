@@ -27,11 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.db import create_engine, create_sessionmaker
 from leadflow.mail.mime import normalise_message_id
-from leadflow.mail.sync import import_mbox
 from leadflow.maintenance.sample_mailbox import OWN_ADDRESS, SampleMailbox, build_sample_mailbox
 from leadflow.maintenance.schema import upgrade_database
 from leadflow.models import Customer, EmailMessage, EmailThread, Lead
 from leadflow.settings import Settings
+from leadflow.sync.job import import_mbox
 
 LEAD_FIELDS = (
     "source", "name", "email", "phone", "address", "postal_code", "city", "square_meters",

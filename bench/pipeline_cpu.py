@@ -38,18 +38,18 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from leadflow.db import async_url, create_engine, create_sessionmaker
 from leadflow.mail.message import ParsedMessage
-from leadflow.mail.pipeline import (
+from leadflow.maintenance.sample_mailbox import build_sample_mailbox
+from leadflow.migrations import run_upgrade
+from leadflow.models import Customer, IngestMode, Mailbox, MailProvider, utcnow
+from leadflow.settings import Settings
+from leadflow.sync.pipeline import (
     ParseOptions,
     Pipeline,
     RawMessage,
     default_processors,
     parse_raw,
 )
-from leadflow.mail.runs import RunRecorder
-from leadflow.maintenance.sample_mailbox import build_sample_mailbox
-from leadflow.migrations import run_upgrade
-from leadflow.models import Customer, IngestMode, Mailbox, MailProvider, utcnow
-from leadflow.settings import Settings
+from leadflow.sync.runs import RunRecorder
 
 ADMIN_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 OWN = ("Rendetalje", "info@rendetalje.dk")

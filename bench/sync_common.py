@@ -3,7 +3,7 @@ one full sync measured in a fresh Python process (so its peak RSS is that sync's
 
 `run_sync(options)` starts `python -m bench.sync_common --child '<json options>'`, which starts
 the fake (`tests.fakes.gmail_server`, uvicorn, another process), creates a scratch database
-(PostgreSQL postgres@127.0.0.1, trust; or a SQLite file), runs `leadflow.mail.sync.sync_mailbox`
+(PostgreSQL postgres@127.0.0.1, trust; or a SQLite file), runs `leadflow.sync.job.sync_mailbox`
 against the fake, and prints one JSON line of figures: elapsed time, messages/s, the client's
 counters, the fake's counters and, with `verify`, a check of the stored ids against the fake's.
 """
@@ -31,12 +31,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from leadflow.db import async_url, create_engine, create_sessionmaker
-from leadflow.mail.gmail import GmailClient, create_http_client
-from leadflow.mail.gmail.auth import load_credentials
-from leadflow.mail.sync import sync_mailbox
 from leadflow.migrations import run_upgrade
 from leadflow.models import EmailMessage, Lead
 from leadflow.settings import Settings
+from leadflow.sync.gmail import GmailClient, create_http_client
+from leadflow.sync.gmail.auth import load_credentials
+from leadflow.sync.job import sync_mailbox
 
 ADMIN_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 USER = "info@rendetalje.dk"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from leadflow.leads.parsers import LeadEmail, ParsedLead
-from leadflow.mail.html import html_to_text
+from leadflow.mail.mime.html import html_to_text
 from leadflow.settings import Settings
 
 DEFAULT_SENDERS: dict[str, list[str]] = Settings.model_fields["lead_senders"].get_default(

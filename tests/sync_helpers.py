@@ -14,11 +14,11 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadflow.mail.gmail import GmailClient
-from leadflow.mail.gmail.auth import load_credentials
-from leadflow.mail.sync import GmailClientFactory, SyncResult, sync_mailbox
 from leadflow.models import EmailIngestRun, EmailMessage, EmailThread, Mailbox
 from leadflow.settings import Settings
+from leadflow.sync.gmail import GmailClient
+from leadflow.sync.gmail.auth import load_credentials
+from leadflow.sync.job import GmailClientFactory, SyncResult, sync_mailbox
 from tests.fakes.clock import FakeClock
 from tests.fakes.gmail import FakeMailbox
 from tests.fakes.gmail_server import write_credentials

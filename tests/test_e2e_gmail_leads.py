@@ -13,10 +13,10 @@ from bench.evaluate_leads import load_outcome, score_against_truth
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadflow.mail.pipeline import default_processors
 from leadflow.maintenance.sample_mailbox import SampleMailbox, build_sample_mailbox
 from leadflow.models import Customer, EmailThread, IngestMode, IngestStatus, Lead
 from leadflow.settings import Settings
+from leadflow.sync.pipeline import default_processors
 from tests.fakes.gmail import FakeMailbox
 from tests.sync_helpers import Harness, fake_client_factory, sync_settings
 

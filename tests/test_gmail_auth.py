@@ -14,8 +14,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from leadflow.mail.gmail import GmailAuthError, GmailClient, GmailError
-from leadflow.mail.gmail.auth import (
+from leadflow.sync.gmail import GmailAuthError, GmailClient, GmailError
+from leadflow.sync.gmail.auth import (
     GMAIL_READONLY_SCOPE,
     load_credentials,
     run_authorize_flow,

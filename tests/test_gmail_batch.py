@@ -12,7 +12,7 @@ from email.message import Message
 import httpx
 import pytest
 
-from leadflow.mail.gmail import (
+from leadflow.sync.gmail import (
     GmailAuthError,
     GmailClient,
     GmailError,
@@ -20,7 +20,7 @@ from leadflow.mail.gmail import (
     GmailPermissionError,
     decode_raw,
 )
-from leadflow.mail.gmail.batch import (
+from leadflow.sync.gmail.batch_wire import (
     BatchFormatError,
     InnerRequest,
     build_batch_body,

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from leadflow.mail.gmail import (
+from leadflow.sync.gmail import (
     GmailAuthError,
     GmailBadRequest,
     GmailClient,
@@ -19,7 +19,7 @@ from leadflow.mail.gmail import (
     create_http_client,
     decode_raw,
 )
-from leadflow.mail.gmail.auth import load_credentials
+from leadflow.sync.gmail.auth import load_credentials
 from tests.fakes.clock import FakeClock
 from tests.fakes.fixtures import FAKE_GMAIL_BASE
 from tests.fakes.gmail import FakeMailbox

@@ -8,7 +8,7 @@ import random
 import httpx
 import pytest
 
-from leadflow.mail.gmail import GmailClient, TokenBucket
+from leadflow.sync.gmail import GmailClient, TokenBucket
 from tests.fakes.clock import FakeClock
 from tests.fakes.fixtures import FAKE_GMAIL_BASE
 from tests.fakes.gmail import FakeMailbox

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from leadflow.mail.gmail import (
+from leadflow.sync.gmail import (
     GmailAuthError,
     GmailBadRequest,
     GmailClient,

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leadflow.mail.html import html_to_text
+from leadflow.mail.mime.html import html_to_text
 
 
 @pytest.mark.parametrize(

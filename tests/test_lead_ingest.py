@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.leads.ingest import ingest_leads
 from leadflow.mail.mime import parse_message
-from leadflow.mail.store import StoredMessage, store_messages
 from leadflow.maintenance.sample_mailbox import SampleMailbox, build_sample_mailbox
 from leadflow.models import Customer, Lead, Mailbox, MailProvider
 from leadflow.settings import Settings
+from leadflow.sync.store import StoredMessage, store_messages
 
 
 def make_raw_email(

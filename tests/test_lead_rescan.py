@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 
 from leadflow.cli.main import app
 from leadflow.leads.rescan import rescan_leads
-from leadflow.mail.sync import import_mbox
 from leadflow.maintenance.sample_mailbox import OWN_ADDRESS, build_sample_mailbox
 from leadflow.models import Lead
 from leadflow.settings import Settings
+from leadflow.sync.job import import_mbox
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
 from leadflow.cli.sync import sync_command
-from leadflow.mail.store import StoredMessage
-from leadflow.mail.sync import import_mbox
 from leadflow.models import IngestMode, IngestStatus, Mailbox, MailProvider
 from leadflow.settings import Settings
+from leadflow.sync.job import import_mbox
+from leadflow.sync.store import StoredMessage
 from tests.fakes.gmail_wire import make_raw_email
 from tests.sync_helpers import at, mailbox_state, write_mbox
 

@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from leadflow.api.app import create_app
 from leadflow.api.deps import require_token
 from leadflow.db import transaction
-from leadflow.mail.scheduler import run_sync_loop
-from leadflow.mail.sync import ensure_mailbox
-from leadflow.mail.sync_router import stop_sync_tasks, sync_router
 from leadflow.models import EmailIngestRun, IngestMode, IngestStatus, Mailbox, MailProvider, utcnow
 from leadflow.settings import Settings
+from leadflow.sync.job import ensure_mailbox
+from leadflow.sync.router import stop_sync_tasks, sync_router
+from leadflow.sync.scheduler import run_sync_loop
 from tests.conftest import API_TOKEN
 from tests.fakes.gmail import FakeMailbox
 from tests.sync_helpers import GMAIL_USER, fake_client_factory, sync_settings

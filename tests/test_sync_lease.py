@@ -16,8 +16,6 @@ from typer.testing import CliRunner
 
 from leadflow.cli.sync import EXIT_LEASE_HELD, sync_command
 from leadflow.db import transaction
-from leadflow.mail.lease import LeaseHeld, LeaseLost, MailboxLease, owner_is_dead
-from leadflow.mail.sync import ensure_mailbox
 from leadflow.models import (
     EmailIngestRun,
     IngestMode,
@@ -27,6 +25,8 @@ from leadflow.models import (
     utcnow,
 )
 from leadflow.settings import Settings
+from leadflow.sync.job import ensure_mailbox
+from leadflow.sync.lease import LeaseHeld, LeaseLost, MailboxLease, owner_is_dead
 from tests.fakes.gmail import FakeMailbox
 from tests.sync_helpers import GMAIL_USER, Harness, fake_client_factory, sync_settings
 

@@ -10,14 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadflow.db import transaction
 from leadflow.mail.message import Address, ParsedMessage
-from leadflow.mail.store import (
+from leadflow.models import Direction, EmailMessage, EmailThread, Mailbox, MailProvider
+from leadflow.sync.store import (
     LabelChange,
     apply_label_changes,
     delete_messages,
     store_messages,
 )
-from leadflow.mail.store_threads import normalise_subject
-from leadflow.models import Direction, EmailMessage, EmailThread, Mailbox, MailProvider
+from leadflow.sync.thread_aggregates import normalise_subject
 from tests.sync_helpers import at, mailbox_state
 
 MAILBOX = "info@rendetalje.dk"

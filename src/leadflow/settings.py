@@ -128,12 +128,6 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
-    def sqlite_path(self) -> Path | None:
-        """Return the file path of a SQLite database URL, or None for other databases."""
-        from leadflow.db import sqlite_file
-
-        return sqlite_file(self.database_url)
-
 
 def configuration_table() -> str:
     """The README's configuration table, generated from `Settings` (a test keeps them in sync)."""

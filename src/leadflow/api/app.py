@@ -26,9 +26,9 @@ def api_router() -> APIRouter:
     from leadflow.leads.router import router as leads
     from leadflow.mail.router import customer_threads_router
     from leadflow.mail.router import router as threads
-    from leadflow.mail.sync_router import sync_router
     from leadflow.matching.router import router as matching
     from leadflow.matching.router import threads_rematch_router
+    from leadflow.sync.router import sync_router
 
     router = APIRouter(prefix="/api", dependencies=[Depends(require_token)])
     for sub in (
@@ -54,8 +54,8 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from leadflow.mail.scheduler import gmail_configured, run_sync_loop
-        from leadflow.mail.sync_router import stop_sync_tasks
+        from leadflow.sync.router import stop_sync_tasks
+        from leadflow.sync.scheduler import gmail_configured, run_sync_loop
 
         # No connection is opened here: the app starts while the database is down and the pool
         # (pre-ping) reconnects by itself once it is back.

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from leadflow.cli.config import console, load_settings
 from leadflow.cli.sync import sync_command, worker_command
 from leadflow.settings import Settings
 
@@ -27,23 +27,6 @@ gmail_app = typer.Typer(help="Gmail access.", no_args_is_help=True)
 app.add_typer(gmail_app, name="gmail")
 leads_app = typer.Typer(help="Leads.", no_args_is_help=True)
 app.add_typer(leads_app, name="leads")
-
-console = Console(stderr=True)
-
-
-def load_settings() -> Settings:
-    """Read settings, turning a bad value into a one-line error instead of a traceback."""
-    from pydantic import ValidationError
-
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"LEADFLOW_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            for err in exc.errors()
-        )
-        console.print(f"[red]invalid configuration:[/red] {problems}")
-        raise typer.Exit(2) from None
 
 
 @db_app.command("upgrade")
@@ -84,7 +67,7 @@ def gmail_authorize(
     ] = None,
 ) -> None:
     """Run Google's consent flow (read-only Gmail scope) and save an authorized-user file (0600)."""
-    from leadflow.mail.gmail.auth import run_authorize_flow
+    from leadflow.sync.gmail.auth import run_authorize_flow
 
     settings = load_settings()
     target = output or settings.gmail_credentials

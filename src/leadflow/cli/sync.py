@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -24,13 +23,13 @@ from rich.progress import (
 )
 from rich.progress import Progress as RichProgressBar
 
+from leadflow.cli.config import console, load_settings
 from leadflow.settings import Settings
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_LEASE_HELD = 3
 
-console = Console(stderr=True)
 log = logging.getLogger("leadflow.sync")
 
 
@@ -94,12 +93,6 @@ def _quiet_http_logs(settings: Settings) -> None:
         logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def _load_settings() -> Settings:
-    from leadflow.cli.main import load_settings
-
-    return load_settings()
-
-
 def sync_command(
     full: Annotated[
         bool, typer.Option("--full", help="List the whole mailbox instead of reading history.")
@@ -125,7 +118,7 @@ def sync_command(
     """Sync the Gmail mailbox once (incremental, or --full), or import an mbox file (--mbox)."""
     from leadflow.logs import configure_logging
 
-    settings = _load_settings()
+    settings = load_settings()
     configure_logging(settings)
     _quiet_http_logs(settings)
     if full and mbox is not None:
@@ -139,9 +132,9 @@ async def _sync(
     settings: Settings, *, full: bool, email: str | None, mbox: Path | None, wait: bool
 ) -> int:
     from leadflow.db import create_engine, create_sessionmaker
-    from leadflow.mail.lease import LeaseHeld
-    from leadflow.mail.pipeline import Progress
-    from leadflow.mail.sync import GmailNotConfigured, SyncResult, sync_mailbox
+    from leadflow.sync.job import GmailNotConfigured, SyncResult, sync_mailbox
+    from leadflow.sync.lease import LeaseHeld
+    from leadflow.sync.pipeline import Progress
 
     engine = create_engine(settings, application_name="leadflow-sync")
     sessionmaker = create_sessionmaker(engine)
@@ -190,9 +183,9 @@ async def _sync(
 def worker_command() -> None:
     """Run only the background sync loop (incremental every LEADFLOW_SYNC_INTERVAL_SECONDS)."""
     from leadflow.logs import configure_logging
-    from leadflow.mail.scheduler import gmail_configured
+    from leadflow.sync.scheduler import gmail_configured
 
-    settings = _load_settings()
+    settings = load_settings()
     configure_logging(settings)
     _quiet_http_logs(settings)
     if not gmail_configured(settings):
@@ -206,7 +199,7 @@ def worker_command() -> None:
 
 async def _work(settings: Settings) -> None:
     from leadflow.db import create_engine, create_sessionmaker
-    from leadflow.mail.scheduler import run_sync_loop
+    from leadflow.sync.scheduler import run_sync_loop
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

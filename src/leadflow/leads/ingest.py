@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadflow.customers.counters import refresh_counters
 from leadflow.leads.parsers import LeadEmail, ParsedLead, parse_lead
 from leadflow.mail.message import ParsedMessage
-from leadflow.mail.store import StoredMessage
 from leadflow.models import (
     OPEN_LEAD_STATUSES,
     Customer,
@@ -28,6 +27,7 @@ from leadflow.models import (
     utcnow,
 )
 from leadflow.settings import Settings
+from leadflow.sync.store import StoredMessage
 
 DUPLICATE_WINDOW = timedelta(days=30)
 # Leads inserted per statement; also bounds the ids excluded from each duplicate lookup.

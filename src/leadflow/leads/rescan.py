@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadflow.db import transaction
 from leadflow.leads.ingest import ingest_leads
-from leadflow.mail.store import StoredMessage
 from leadflow.mail.stored import message_from_row
 from leadflow.matching.processor import rematch_after_sync
 from leadflow.models import EmailMessage, EmailThread, Lead
 from leadflow.settings import Settings
+from leadflow.sync.store import StoredMessage
 
 BATCH = 500
 

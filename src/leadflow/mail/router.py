@@ -8,7 +8,7 @@ from leadflow.api.deps import SessionDep
 from leadflow.api.pagination import Page, PageDep, build_page, fetch_page
 from leadflow.api.routing import make_router
 from leadflow.customers import service as customer_service
-from leadflow.mail import threads
+from leadflow.mail import service as thread_service
 from leadflow.mail.schemas import MessageOut, ThreadDetail, ThreadLink, ThreadOut
 
 router = make_router(prefix="/threads", tags=["threads"])
@@ -23,15 +23,15 @@ async def list_threads(
     matched: bool | None = None,
     customer_id: int | None = None,
 ) -> Page[ThreadOut]:
-    stmt = threads.list_query(matched=matched, customer_id=customer_id)
+    stmt = thread_service.list_query(matched=matched, customer_id=customer_id)
     rows, total = await fetch_page(session, stmt, page)
     return build_page(ThreadOut, request, rows, total, page)
 
 
 @router.get("/{thread_id}", response_model=ThreadDetail)
 async def get_thread(session: SessionDep, thread_id: int) -> ThreadDetail:
-    thread = await threads.get(session, thread_id=thread_id)
-    messages = await threads.messages_of(session, thread_id=thread_id)
+    thread = await thread_service.get(session, thread_id=thread_id)
+    messages = await thread_service.messages_of(session, thread_id=thread_id)
     return ThreadDetail(
         **ThreadOut.model_validate(thread).model_dump(),
         messages=[MessageOut.model_validate(message) for message in messages],
@@ -40,13 +40,13 @@ async def get_thread(session: SessionDep, thread_id: int) -> ThreadDetail:
 
 @router.post("/{thread_id}/link", response_model=ThreadOut)
 async def link_thread(session: SessionDep, thread_id: int, body: ThreadLink) -> ThreadOut:
-    thread = await threads.link(session, thread_id=thread_id, customer_id=body.customer_id)
+    thread = await thread_service.link(session, thread_id=thread_id, customer_id=body.customer_id)
     return ThreadOut.model_validate(thread)
 
 
 @router.delete("/{thread_id}/link", response_model=ThreadOut)
 async def unlink_thread(session: SessionDep, thread_id: int) -> ThreadOut:
-    return ThreadOut.model_validate(await threads.unlink(session, thread_id=thread_id))
+    return ThreadOut.model_validate(await thread_service.unlink(session, thread_id=thread_id))
 
 
 @customer_threads_router.get("/{customer_id}/threads", response_model=Page[ThreadOut])
@@ -54,5 +54,7 @@ async def list_customer_threads(
     request: Request, session: SessionDep, page: PageDep, customer_id: int
 ) -> Page[ThreadOut]:
     await customer_service.get(session, customer_id=customer_id)
-    rows, total = await fetch_page(session, threads.list_query(customer_id=customer_id), page)
+    rows, total = await fetch_page(
+        session, thread_service.list_query(customer_id=customer_id), page
+    )
     return build_page(ThreadOut, request, rows, total, page)

@@ -28,7 +28,7 @@ DEMO_BOOKINGS = 12
 
 async def load_demo_data(settings: Settings, *, now: datetime | None = None) -> str:
     """Migrate, import the sample mailbox, add bookings once; return a one-line summary."""
-    from leadflow.mail.sync import import_mbox
+    from leadflow.sync.job import import_mbox
 
     await upgrade_database(settings)
     engine = create_engine(settings, application_name="leadflow-demo")

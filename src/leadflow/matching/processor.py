@@ -9,11 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.customers.counters import refresh_counters
-from leadflow.mail.store import StoredMessage
 from leadflow.matching.index_cache import CustomerIndexCache
 from leadflow.matching.service import build_settings_exclusions, match_threads
 from leadflow.models import EmailThread, Mailbox
 from leadflow.settings import Settings
+from leadflow.sync.store import StoredMessage
 
 # Rules whose answer can change when customers are added: one more customer on a phone number or
 # a company domain makes an earlier unique match ambiguous (emails are unique, so 1.0 rules hold).

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from email.utils import getaddresses, parsedate_to_datetime
 
 from leadflow.mail.message import Address
-from leadflow.mail.mime_charset import clean_header, decode_words
+from leadflow.mail.mime.charset import clean_header, decode_words
 
 # Column sizes in email_messages: longer values would make PostgreSQL reject the whole row.
 MAX_ADDRESS_CHARS = 320

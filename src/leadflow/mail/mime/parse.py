@@ -1,8 +1,8 @@
 """Raw RFC 822 bytes to a ParsedMessage: pure, lenient, and never raising.
 
 Broken input is stored as well as it can be; what went wrong is listed in `defects`.
-Helpers live in mime_charset (decoding), mime_headers (addresses, dates, ids), mime_tree
-(parsing and walking) and mime_parts (body and attachments).
+Helpers live in the sibling modules charset (decoding), headers (addresses, dates, ids), tree
+(parsing and walking) and parts (body and attachments).
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ from datetime import datetime
 from email.message import Message
 
 from leadflow.mail.message import Address, ParsedMessage
-from leadflow.mail.mime_charset import clean_header, decode_words, restore_8bit
-from leadflow.mail.mime_headers import (
+from leadflow.mail.mime.charset import clean_header, decode_words, restore_8bit
+from leadflow.mail.mime.headers import (
     as_utc,
     normalise_message_id,
     parse_addresses,
     parse_date,
     parse_references,
 )
-from leadflow.mail.mime_parts import attachments, body_parts, body_text
-from leadflow.mail.mime_tree import parse_tree, repair_multiparts, walk
+from leadflow.mail.mime.parts import attachments, body_parts, body_text
+from leadflow.mail.mime.tree import parse_tree, repair_multiparts, walk
 from leadflow.models import Direction
 
 __all__ = [

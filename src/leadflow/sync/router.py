@@ -17,10 +17,10 @@ from leadflow.api.deps import SessionDep
 from leadflow.api.pagination import Page, PageDep, next_link
 from leadflow.api.routing import make_router
 from leadflow.errors import Conflict, ServiceUnavailable
-from leadflow.mail.lease import LeaseHeld
-from leadflow.mail.sync import GmailClientFactory, GmailNotConfigured, start_sync
 from leadflow.models import EmailIngestRun, IngestMode, IngestStatus, Mailbox
 from leadflow.settings import Settings
+from leadflow.sync.job import GmailClientFactory, GmailNotConfigured, start_sync
+from leadflow.sync.lease import LeaseHeld
 
 log = logging.getLogger(__name__)
 

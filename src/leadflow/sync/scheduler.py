@@ -9,10 +9,10 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadflow.mail.lease import LeaseHeld
-from leadflow.mail.pipeline import MessageProcessor
-from leadflow.mail.sync import GmailClientFactory, sync_mailbox
 from leadflow.settings import Settings
+from leadflow.sync.job import GmailClientFactory, sync_mailbox
+from leadflow.sync.lease import LeaseHeld
+from leadflow.sync.pipeline import MessageProcessor
 
 log = logging.getLogger(__name__)
 

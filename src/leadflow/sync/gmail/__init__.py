@@ -1,13 +1,7 @@
 """Gmail API v1 access: async client, quota bucket, retries, error classes, credentials."""
 
-from leadflow.mail.gmail.client import (
-    GmailClient,
-    GmailStats,
-    TokenProvider,
-    create_http_client,
-    decode_raw,
-)
-from leadflow.mail.gmail.errors import (
+from leadflow.sync.gmail.client import GmailClient, create_http_client, decode_raw
+from leadflow.sync.gmail.errors import (
     GmailAuthError,
     GmailBadRequest,
     GmailError,
@@ -16,7 +10,8 @@ from leadflow.mail.gmail.errors import (
     GmailRateLimited,
     classify,
 )
-from leadflow.mail.gmail.quota import Clock, MonotonicClock, TokenBucket
+from leadflow.sync.gmail.quota import Clock, MonotonicClock, TokenBucket
+from leadflow.sync.gmail.stats import GmailStats, TokenProvider
 
 __all__ = [
     "Clock",

@@ -8,17 +8,16 @@ import binascii
 import logging
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from leadflow.mail.gmail.batch import BATCH_PATH, MAX_BATCH_SIZE
-from leadflow.mail.gmail.client_batch import BatchGets, MessageResult, response_json
-from leadflow.mail.gmail.errors import GmailError, GmailRateLimited, classify
-from leadflow.mail.gmail.quota import (
+from leadflow.sync.gmail.batch_gets import BatchGets, MessageResult, response_json
+from leadflow.sync.gmail.batch_wire import BATCH_PATH, MAX_BATCH_SIZE
+from leadflow.sync.gmail.errors import GmailError, GmailRateLimited, classify
+from leadflow.sync.gmail.quota import (
     COST_GET_PROFILE,
     COST_HISTORY_LIST,
     COST_MESSAGES_GET,
@@ -27,7 +26,8 @@ from leadflow.mail.gmail.quota import (
     MonotonicClock,
     TokenBucket,
 )
-from leadflow.mail.gmail.retry import gmail_retrying
+from leadflow.sync.gmail.retry import gmail_retrying
+from leadflow.sync.gmail.stats import GmailStats, TokenProvider
 
 log = logging.getLogger(__name__)
 
@@ -37,33 +37,6 @@ MAX_PAGE_SIZE = 500
 DEFAULT_BATCH_SIZE = 50  # Gmail allows 100 calls per batch but advises against more than 50
 
 Params = list[tuple[str, str | int | float | bool | None]]
-
-
-class TokenProvider(Protocol):
-    """Source of OAuth access tokens for the Gmail API."""
-
-    async def token(self) -> str:
-        """Return a valid access token (cached until shortly before it expires)."""
-        ...
-
-    async def refresh(self) -> str:
-        """Fetch a new access token now (after Gmail answered 401)."""
-        ...
-
-
-@dataclass
-class GmailStats:
-    """Counters for one client: API calls sent, re-sends, calls that failed, units, 429s.
-
-    A batch counts as the calls inside it (Gmail charges quota per inner call), so the figures
-    are the same whether messages are fetched one by one or in batches.
-    """
-
-    api_calls: int = 0
-    retries: int = 0
-    failures: int = 0
-    units_used: int = 0
-    throttled: int = 0
 
 
 def create_http_client(*, concurrency: int = 10, timeout: float = 30.0) -> httpx.AsyncClient:

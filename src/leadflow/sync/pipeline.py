@@ -18,13 +18,13 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadflow.db import transaction
-from leadflow.mail.lease import MailboxLease
 from leadflow.mail.message import ParsedMessage
 from leadflow.mail.mime import parse_message
-from leadflow.mail.runs import RunRecorder
-from leadflow.mail.store import StoredMessage, store_messages
 from leadflow.models import Mailbox
 from leadflow.settings import Settings
+from leadflow.sync.lease import MailboxLease
+from leadflow.sync.runs import RunRecorder
+from leadflow.sync.store import StoredMessage, store_messages
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from tenacity import RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity.asyncio import AsyncRetrying
 
-from leadflow.mail.gmail.errors import MAX_RETRY_AFTER_SECONDS, GmailError
-from leadflow.mail.gmail.quota import Clock
+from leadflow.sync.gmail.errors import MAX_RETRY_AFTER_SECONDS, GmailError
+from leadflow.sync.gmail.quota import Clock
 
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 64.0  # Google's guidance for the Gmail API

@@ -21,10 +21,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadflow.db import transaction
-from leadflow.mail.gmail import GmailClient, GmailError, create_http_client
-from leadflow.mail.gmail.auth import load_credentials
-from leadflow.mail.lease import DEFAULT_POLL_SECONDS, DEFAULT_TTL, LeaseLost, MailboxLease
-from leadflow.mail.pipeline import (
+from leadflow.models import IngestMode, IngestStatus, Mailbox, MailProvider, utcnow
+from leadflow.settings import Settings
+from leadflow.sync.full import run_full
+from leadflow.sync.gmail import GmailClient, GmailError, create_http_client
+from leadflow.sync.gmail.auth import load_credentials
+from leadflow.sync.incremental import run_incremental
+from leadflow.sync.lease import DEFAULT_POLL_SECONDS, DEFAULT_TTL, LeaseLost, MailboxLease
+from leadflow.sync.pipeline import (
     MessageProcessor,
     NoProgress,
     ParseOptions,
@@ -32,11 +36,9 @@ from leadflow.mail.pipeline import (
     Progress,
     default_processors,
 )
-from leadflow.mail.runs import RunRecorder, close_interrupted_runs
-from leadflow.mail.sources import MboxSource
-from leadflow.mail.store import LabelChange, apply_label_changes, existing_message_ids
-from leadflow.models import IngestMode, IngestStatus, Mailbox, MailProvider, utcnow
-from leadflow.settings import Settings
+from leadflow.sync.runs import RunRecorder, close_interrupted_runs
+from leadflow.sync.sources import MboxSource
+from leadflow.sync.store import LabelChange, apply_label_changes, existing_message_ids
 
 log = logging.getLogger(__name__)
 
@@ -226,9 +228,6 @@ class SyncJob:
         if self.mbox_path is not None:
             await self._import_mbox(self.mbox_path)
             return
-        from leadflow.mail.sync_full import run_full
-        from leadflow.mail.sync_incremental import run_incremental
-
         async with self.client_factory(self.settings) as client:
             self._client = client
             if self.run.mode is IngestMode.FULL:

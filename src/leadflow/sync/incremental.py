@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow.mail.gmail import GmailClient, GmailNotFound
-from leadflow.mail.sources import GmailSource
-from leadflow.mail.store import apply_label_changes, delete_messages
-from leadflow.mail.sync_full import run_full
 from leadflow.models import IngestMode
-
-if TYPE_CHECKING:
-    from leadflow.mail.sync import SyncJob
+from leadflow.sync.context import SyncContext
+from leadflow.sync.full import run_full
+from leadflow.sync.gmail import GmailClient, GmailNotFound
+from leadflow.sync.sources import GmailSource
+from leadflow.sync.store import apply_label_changes, delete_messages
 
 log = logging.getLogger(__name__)
 
 
-async def run_incremental(job: SyncJob, client: GmailClient) -> None:
+async def run_incremental(job: SyncContext, client: GmailClient) -> None:
     """Fetch added messages, apply deletions and label changes, then advance the cursor.
 
     Added messages are committed batch by batch; deletions, label changes and the new cursor

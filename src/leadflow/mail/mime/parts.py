@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from email.message import Message
 
-from leadflow.mail.html import html_to_text
 from leadflow.mail.message import Attachment
-from leadflow.mail.mime_charset import (
+from leadflow.mail.mime.charset import (
     cap_utf8,
     clean_body,
     clean_header,
@@ -15,7 +14,8 @@ from leadflow.mail.mime_charset import (
     decode_words,
     restore_8bit,
 )
-from leadflow.mail.mime_tree import MAX_DEPTH, RAW_HEADERS
+from leadflow.mail.mime.html import html_to_text
+from leadflow.mail.mime.tree import MAX_DEPTH, RAW_HEADERS
 
 MAX_FILENAME_CHARS = 255
 # html_to_text runs at a few MB/s in pure Python; markup beyond this many characters per
@@ -46,7 +46,7 @@ def _filename_param(part: Message) -> str | tuple[str | None, str | None, str] |
 def body_parts(part: Message, depth: int) -> list[tuple[Message, str]]:
     """Return the leaf text parts (with their content types) that make up the readable body."""
     if depth > MAX_DEPTH:
-        return []  # `mime_tree.walk` records the defect
+        return []  # `tree.walk` records the defect
     ctype = part.get_content_type()
     maintype, _, subtype = ctype.partition("/")
     if maintype == "message":

@@ -11,12 +11,12 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from leadflow.mail.gmail.batch import (
+from leadflow.sync.gmail.batch_wire import (
     BatchFormatError,
     InnerRequest,
     InnerResponse,
@@ -24,12 +24,10 @@ from leadflow.mail.gmail.batch import (
     new_boundary,
     parse_batch_response,
 )
-from leadflow.mail.gmail.errors import GmailAuthError, GmailError, GmailRateLimited, classify
-from leadflow.mail.gmail.quota import COST_MESSAGES_GET, Clock, TokenBucket
-from leadflow.mail.gmail.retry import backoff_wait, gmail_retrying
-
-if TYPE_CHECKING:
-    from leadflow.mail.gmail.client import GmailStats, TokenProvider
+from leadflow.sync.gmail.errors import GmailAuthError, GmailError, GmailRateLimited, classify
+from leadflow.sync.gmail.quota import COST_MESSAGES_GET, Clock, TokenBucket
+from leadflow.sync.gmail.retry import backoff_wait, gmail_retrying
+from leadflow.sync.gmail.stats import GmailStats, TokenProvider
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from google.auth import jwt
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 
-from leadflow.mail.gmail.client import TokenProvider
-from leadflow.mail.gmail.errors import GmailAuthError, GmailError, classify
+from leadflow.sync.gmail.errors import GmailAuthError, GmailError, classify
+from leadflow.sync.gmail.stats import TokenProvider
 
 GMAIL_READONLY_SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 (a URL, not a secret)

@@ -19,16 +19,16 @@ from email.policy import compat32
 from pathlib import Path
 from typing import Any, Protocol
 
-from leadflow.mail.gmail import (
+from leadflow.mail.mime import normalise_message_id, parse_references
+from leadflow.sync.gmail import (
     GmailBadRequest,
     GmailClient,
     GmailError,
     GmailNotFound,
     decode_raw,
 )
-from leadflow.mail.mime import normalise_message_id, parse_references
-from leadflow.mail.pipeline import RawMessage, SkippedMessage, SourceItem
-from leadflow.mail.store import LabelChange
+from leadflow.sync.pipeline import RawMessage, SkippedMessage, SourceItem
+from leadflow.sync.store import LabelChange
 
 # Returns which of the given message ids are stored already, so the source need not fetch them.
 StoredFilter = Callable[[Sequence[str]], Awaitable[set[str]]]

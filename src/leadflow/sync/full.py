@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow.mail.gmail import GmailClient
-from leadflow.mail.sources import GmailSource
-from leadflow.mail.store import LabelChange, remove_unlisted
-
-if TYPE_CHECKING:
-    from leadflow.mail.sync import SyncJob
+from leadflow.sync.context import SyncContext
+from leadflow.sync.gmail import GmailClient
+from leadflow.sync.sources import GmailSource
+from leadflow.sync.store import LabelChange, remove_unlisted
 
 log = logging.getLogger(__name__)
 
 
-async def run_full(job: SyncJob, client: GmailClient, *, refresh_existing: bool) -> None:
+async def run_full(job: SyncContext, client: GmailClient, *, refresh_existing: bool) -> None:
     """List the whole mailbox and store every message exactly once.
 
     The profile's historyId is read before listing, so a message arriving while we list is in

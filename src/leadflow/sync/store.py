@@ -18,10 +18,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.mail.message import ParsedMessage
-from leadflow.mail.store_threads import THREADS as _THREADS
-from leadflow.mail.store_threads import chunks as _chunks
-from leadflow.mail.store_threads import recompute_threads
 from leadflow.models import EmailMessage, EmailThread, utcnow
+from leadflow.sync.thread_aggregates import THREADS as _THREADS
+from leadflow.sync.thread_aggregates import chunks as _chunks
+from leadflow.sync.thread_aggregates import recompute_threads
 
 _MESSAGES: Table = EmailMessage.__table__  # type: ignore[assignment]
 
