@@ -91,6 +91,40 @@ class Settings(BaseSettings):
     sync_batch_size: int = Field(
         200, ge=1, le=5_000, description="Messages stored per committed batch during a sync."
     )
+    sync_analyze_after_batches: int = Field(
+        10,
+        ge=0,
+        description="PostgreSQL: a sync ANALYZEs the mail tables after this many committed "
+        "batches, then after twice as many, and so on (0 = never).",
+    )
+    # Database maintenance (`leadflow db optimize`, issue #10): retention by age, never by count.
+    retention_ingest_runs_days: int = Field(
+        90, ge=0, description="Delete sync runs older than this many days (0 = keep all)."
+    )
+    retention_ingest_runs_keep: int = Field(
+        50, ge=0, description="Always keep this many latest sync runs per mailbox."
+    )
+    retention_spam_leads_days: int = Field(
+        180,
+        ge=0,
+        description="Delete leads marked spam, received and last changed more than this many "
+        "days ago (0 = keep all). Their emails stay.",
+    )
+    retention_monitoring_events_days: int = Field(
+        400,
+        ge=0,
+        description="Delete monitoring events older than this many days (0 = keep all; applies "
+        "once the monitoring_events table exists).",
+    )
+    maintenance_delete_batch: int = Field(
+        5_000, ge=1, le=100_000, description="Rows deleted per transaction by retention."
+    )
+    maintenance_vacuum_dead_ratio: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="PostgreSQL: VACUUM (ANALYZE) a table once dead rows reach this share.",
+    )
     # Lead sources (issue #4): a new platform is one entry here plus one parser module.
     lead_senders: dict[str, list[str]] = Field(
         default_factory=lambda: {
