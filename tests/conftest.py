@@ -26,7 +26,7 @@ from leadflow.models import Base
 from leadflow.settings import Settings
 from tests.services import admin_postgres_url, postgres_available, redis_available, require_service
 
-pytest_plugins = ["tests.fakes.fixtures"]
+pytest_plugins = ["tests.fakes.fixtures", "tests.seeded_fixtures"]
 
 API_TOKEN = "test-token-not-a-secret"
 BACKEND = os.environ.get("LEADFLOW_TEST_DB", "sqlite").lower()

@@ -12,6 +12,7 @@ ANALYZE, which also sets the visibility map that index-only scans rely on).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -213,15 +214,21 @@ async def _write_mail(
     chunks = [threads[i : i + THREAD_CHUNK] for i in range(0, len(threads), THREAD_CHUNK)]
     written = 0
     next_chunk = asyncio.create_task(asyncio.to_thread(build, chunks[0])) if chunks else None
-    for position in range(len(chunks)):
-        assert next_chunk is not None
-        thread_rows, message_rows = await next_chunk
-        if position + 1 < len(chunks):
-            next_chunk = asyncio.create_task(asyncio.to_thread(build, chunks[position + 1]))
-        await writer.write_prepared(thread_rows)
-        await writer.write_prepared(message_rows)
-        written += len(message_rows.records)
-        progress.advance(len(thread_rows.records) + len(message_rows.records))
+    try:
+        for position in range(len(chunks)):
+            assert next_chunk is not None
+            thread_rows, message_rows = await next_chunk
+            if position + 1 < len(chunks):
+                next_chunk = asyncio.create_task(asyncio.to_thread(build, chunks[position + 1]))
+            await writer.write_prepared(thread_rows)
+            await writer.write_prepared(message_rows)
+            written += len(message_rows.records)
+            progress.advance(len(thread_rows.records) + len(message_rows.records))
+    finally:
+        # A failed write must not leave the builder thread running unobserved.
+        if next_chunk is not None and not next_chunk.done():
+            with contextlib.suppress(Exception):
+                await next_chunk
     return written
 
 
