@@ -4,8 +4,8 @@ arrival order with duplicates by the ingest rule, bookings that never collide, m
 from __future__ import annotations
 
 from collections import Counter
-from itertools import pairwise
 from datetime import timedelta
+from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
