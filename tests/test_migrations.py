@@ -11,7 +11,13 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from leadflow.migrations import current_revision, head_revision, run_downgrade, run_upgrade
+from leadflow.migrations import (
+    current_revision,
+    head_revision,
+    include_object_for,
+    run_downgrade,
+    run_upgrade,
+)
 from leadflow.models import Base
 
 # The ten indexes the old system's optimise script promised; all must exist after upgrade.
@@ -58,7 +64,8 @@ def _single_column_indexes(conn: Connection) -> set[tuple[str, str]]:
 
 
 def _drift(conn: Connection) -> list[object]:
-    context = MigrationContext.configure(conn, opts={"compare_type": True})
+    opts = {"compare_type": True, "include_object": include_object_for(conn.dialect.name)}
+    context = MigrationContext.configure(conn, opts=opts)
     return list(compare_metadata(context, Base.metadata))
 
 

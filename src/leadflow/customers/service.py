@@ -29,8 +29,9 @@ def list_query(*, search: str | None, sort: CustomerSort) -> Select[Customer]:
     if search and search.strip():
         term = search.strip().lower()
         like = f"%{_escape_like(term)}%"
+        # ILIKE on PostgreSQL (served by the trigram index), lower() LIKE on SQLite.
         conditions: list[ColumnElement[bool]] = [
-            func.lower(Customer.name).like(like, escape="\\"),
+            Customer.name.ilike(like, escape="\\"),
             Customer.email.like(like, escape="\\"),
             Customer.phone.like(like, escape="\\"),
         ]

@@ -21,6 +21,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 
 from leadflow.maintenance.report_pg import index_catalog
 from leadflow.maintenance.report_sqlite import sqlite_indexes
+from leadflow.models import indexes_for
 
 UNUSED_MIN_BYTES = 1024 * 1024  # smaller unused indexes cost too little to mention
 
@@ -70,10 +71,7 @@ def declared_indexes(metadata: MetaData, dialect: str) -> list[DeclaredIndex]:
     """Every index the models declare for `dialect`, with the constraints backed by one."""
     found: list[DeclaredIndex] = []
     for table in metadata.sorted_tables:
-        for index in sorted(table.indexes, key=lambda i: str(i.name)):
-            condition = getattr(index, "_ddl_if", None)
-            if condition is not None and condition.dialect not in (None, dialect):
-                continue
+        for index in indexes_for(table, dialect):
             columns = tuple(_column_name(e) for e in index.expressions)
             found.append(
                 DeclaredIndex(table.name, str(index.name), columns, bool(index.unique), None, index)

@@ -23,6 +23,8 @@ from sqlalchemy.schema import (
     ExecutableDDLElement,
 )
 
+from leadflow.models import indexes_for
+
 SQLITE_CHUNK = 1_000
 
 Rows = Sequence[Mapping[str, Any]]
@@ -97,7 +99,7 @@ class BulkWriter:
                 if isinstance(constraint, UniqueConstraint):
                     await self.session.execute(DropConstraint(constraint))
                     suspended.ddl.append(AddConstraint(constraint))
-            for index in table.indexes:
+            for index in indexes_for(table, "postgresql"):
                 if not index.unique:
                     await self.session.execute(text(f'DROP INDEX IF EXISTS "{index.name}"'))
                     suspended.ddl.append(CreateIndex(index))
