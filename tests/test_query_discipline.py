@@ -189,14 +189,18 @@ async def test_a_large_list_total_is_an_estimate_or_a_bound_not_a_full_count(
 
 async def test_a_small_list_total_is_exact(client: httpx.AsyncClient, app: FastAPI) -> None:
     ids = await _ids(app.state.engine)
-    everything = (await client.get(f"/api/customers/{ids['quiet_customer']}/threads?limit=200")).json()
+    everything = (
+        await client.get(f"/api/customers/{ids['quiet_customer']}/threads?limit=200")
+    ).json()
     first = (await client.get(f"/api/customers/{ids['quiet_customer']}/threads?limit=3")).json()
     assert everything["total_exact"] is True
     assert first["total_exact"] is True
     assert first["total"] == everything["total"] == len(everything["items"])
     last_offset = everything["total"] - 1
     last = (
-        await client.get(f"/api/customers/{ids['quiet_customer']}/threads?limit=3&offset={last_offset}")
+        await client.get(
+            f"/api/customers/{ids['quiet_customer']}/threads?limit=3&offset={last_offset}"
+        )
     ).json()
     assert last["next"] is None
     assert last["total"] == everything["total"]

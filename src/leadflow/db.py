@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -19,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from leadflow.settings import Settings
+
+log = logging.getLogger(__name__)
 
 _ASYNC_DRIVERS = {"postgresql": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
 
@@ -118,6 +121,21 @@ async def transaction(
     """Yield a session whose transaction commits on success and rolls back on error."""
     async with sessionmaker() as session, session.begin():
         yield session
+
+
+async def analyze_tables(
+    sessionmaker: async_sessionmaker[AsyncSession], tables: Sequence[str]
+) -> None:
+    """Refresh the planner statistics of `tables` (PostgreSQL; a no-op on SQLite). Best effort:
+    a failure is logged, never raised, since callers only want faster plans."""
+    bind = sessionmaker.kw.get("bind")
+    if not tables or bind is None or bind.dialect.name != "postgresql":
+        return
+    try:
+        async with transaction(sessionmaker) as session:
+            await session.execute(text(f"ANALYZE {', '.join(tables)}"))
+    except Exception:
+        log.warning("ANALYZE of %s failed", ", ".join(tables), exc_info=True)
 
 
 def is_connection_error(exc: BaseException) -> bool:
