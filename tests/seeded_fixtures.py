@@ -100,13 +100,40 @@ async def seeded_settings(tmp_path_factory: pytest.TempPathFactory) -> AsyncIter
         yield settings
 
 
+@pytest.fixture(scope="session")
+async def _scratch_postgres(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[str | None]:
+    """One PostgreSQL database for every scratch test (dropping a database forces a checkpoint:
+    too slow to do per test); each test gets a fresh schema in it instead."""
+    if _backend() != "postgresql":
+        yield None
+        return
+    async with scratch_database("postgresql", tmp_path_factory.mktemp("scratch")) as url:
+        yield url
+
+
 @pytest.fixture
-async def scratch_settings(tmp_path: Path) -> AsyncIterator[Settings]:
+async def scratch_settings(
+    tmp_path: Path, _scratch_postgres: str | None
+) -> AsyncIterator[Settings]:
     """An empty database of this test's own, migrated to head."""
-    async with scratch_database(_backend(), tmp_path) as url:
-        settings = settings_for(url)
-        await upgrade_database(settings)
-        yield settings
+    if _scratch_postgres is None:
+        async with scratch_database("sqlite", tmp_path) as url:
+            settings = settings_for(url)
+            await upgrade_database(settings)
+            yield settings
+        return
+    settings = settings_for(_scratch_postgres)
+    engine = create_async_engine(async_url(_scratch_postgres), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
+    await upgrade_database(settings)
+    yield settings
 
 
 @pytest.fixture

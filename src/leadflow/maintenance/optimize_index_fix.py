@@ -51,15 +51,26 @@ async def apply_findings(
             finding.action = f"would {action}"
             continue
         try:
-            async with engine.connect() as conn:
-                autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                if engine.dialect.name == "postgresql":
+            if engine.dialect.name == "postgresql":
+                async with engine.connect() as conn:
+                    autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
                     await autocommit.execute(text("SET statement_timeout = 0"))
-                await _carry_out(autocommit, action, finding, by_name)
+                    await _carry_out(autocommit, action, finding, by_name)
+            else:
+                async with engine.begin() as conn:
+                    await _carry_out(conn, action, finding, by_name)
             finding.action = {"create": "created", "rebuild": "rebuilt", "drop": "dropped"}[action]
         except Exception as exc:
             finding.action = f"{action} failed"
-            finding.error = " ".join(str(exc).split())[:500]
+            finding.error = _message(exc)
+
+
+def _message(exc: Exception) -> str:
+    """The driver's own message and PostgreSQL's DETAIL, without SQLAlchemy's wrapping."""
+    orig = getattr(exc, "orig", None) or exc
+    detail = getattr(getattr(orig, "__cause__", None), "detail", None)
+    text_ = str(orig) + (f" ({detail})" if detail else "")
+    return " ".join(text_.split())[:500]
 
 
 async def _carry_out(

@@ -137,6 +137,7 @@ async def actual_indexes(conn: AsyncConnection) -> list[ActualIndex]:
                     unique=index.unique,
                     primary=index.primary,
                     valid=True,
+                    predicate="(partial)" if index.partial else None,
                     constraint_type=("p" if index.primary else "u") if auto else None,
                 )
             )
@@ -192,8 +193,15 @@ def _overlaps(actual: Sequence[ActualIndex], declared: set[tuple[str, str]]) -> 
         if a.method == "btree" and a.predicate is None and a.valid:
             per_table[a.table].append(a)
     for indexes in per_table.values():
-        # Constraint-backed and unique indexes first: they are the ones to keep.
-        indexes.sort(key=lambda i: (i.constraint_type is None, not i.unique, i.name))
+        # Constraint-backed, unique and declared indexes first: they are the ones to keep.
+        indexes.sort(
+            key=lambda i: (
+                i.constraint_type is None,
+                not i.unique,
+                (i.table, i.name) not in declared,
+                i.name,
+            )
+        )
         for position, a in enumerate(indexes):
             if a.constraint_type is not None or a.unique:
                 continue

@@ -42,6 +42,7 @@ class IndexStats(BaseModel):
     unique: bool
     primary: bool
     valid: bool
+    partial: bool = False
     bytes: int | None = None
     scans: int | None = None
 

@@ -139,6 +139,7 @@ def _index(row: dict[str, Any]) -> IndexStats:
         unique=row["unique"],
         primary=row["primary"],
         valid=row["valid"],
+        partial=row["predicate"] is not None,
         bytes=row["bytes"],
         scans=row["scans"],
     )

@@ -66,6 +66,7 @@ async def sqlite_indexes(conn: AsyncConnection, table: str) -> list[IndexStats]:
                 unique=bool(row["unique"]),
                 primary=row["origin"] == "pk",
                 valid=True,
+                partial=bool(row["partial"]),
             )
         )
     return found
