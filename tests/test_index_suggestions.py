@@ -31,8 +31,16 @@ from tests.services import require_service
 
 pytestmark = pytest.mark.postgres_only
 
-BINARIES = Path(os.environ.get("LEADFLOW_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
-HYPOPG = Path("/usr/share/postgresql/15/extension/hypopg.control")
+def _server_binaries() -> Path:
+    """The PostgreSQL server binaries (Debian layout; LEADFLOW_TEST_PG_BIN overrides)."""
+    if "LEADFLOW_TEST_PG_BIN" in os.environ:
+        return Path(os.environ["LEADFLOW_TEST_PG_BIN"])
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: p.parts[-3])
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+BINARIES = _server_binaries()
+HYPOPG = Path("/usr/share/postgresql") / BINARIES.parent.name / "extension" / "hypopg.control"
 
 
 def _free_port() -> int:
