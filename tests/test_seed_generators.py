@@ -88,3 +88,12 @@ def test_mail_is_in_order_and_threads_sum_their_messages(seed: int, scale: Scale
             gmail_ids.add(message["gmail_message_id"])
             assert message["from_address"] in built.row["participants"]
     assert all(lead.gmail_id in gmail_ids for lead in leads)
+
+
+@given(st.lists(st.one_of(st.text(), st.integers(), st.dictionaries(st.text(), st.integers()))))
+def test_copy_json_is_the_same_json(value: list[object]) -> None:
+    import json
+
+    from leadflow.maintenance.seed_write import json_text
+
+    assert json.loads(json_text(value)) == value

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Table, UniqueConstraint, text
@@ -46,6 +47,16 @@ class Suspended:
     ddl: list[ExecutableDDLElement] = field(default_factory=list)
 
 
+def json_text(value: Any) -> str:
+    """JSON for a COPY: lists of plain strings (addresses, ids, labels) by a short path."""
+    if isinstance(value, list) and all(
+        isinstance(item, str) and item.isprintable() and '"' not in item and "\\" not in item
+        for item in value
+    ):
+        return '["' + '","'.join(value) + '"]' if value else "[]"
+    return json.dumps(value)
+
+
 class BulkWriter:
     """Appends rows (dicts with every column) to tables of the session's database."""
 
@@ -58,10 +69,14 @@ class BulkWriter:
         if not self.postgres:
             return Prepared(table, list(rows))
         columns = [column.name for column in table.columns]
-        as_json = {column.name for column in table.columns if isinstance(column.type, JSON)}
-        records = [
-            tuple(json.dumps(row[c]) if c in as_json else row[c] for c in columns) for row in rows
-        ]
+        positions = [i for i, c in enumerate(table.columns) if isinstance(c.type, JSON)]
+        values = itemgetter(*columns)
+        records = []
+        for row in rows:
+            record = list(values(row))
+            for i in positions:
+                record[i] = json_text(record[i])
+            records.append(tuple(record))
         return Prepared(table, records, columns)
 
     async def write(self, table: Table, rows: Rows) -> None:
