@@ -31,6 +31,7 @@ from tests.services import require_service
 
 pytestmark = pytest.mark.postgres_only
 
+
 def _server_binaries() -> Path:
     """The PostgreSQL server binaries (Debian layout; LEADFLOW_TEST_PG_BIN overrides)."""
     if "LEADFLOW_TEST_PG_BIN" in os.environ:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterator
 
 import pytest
@@ -66,7 +67,13 @@ def _single_column_indexes(conn: Connection) -> set[tuple[str, str]]:
 def _drift(conn: Connection) -> list[object]:
     opts = {"compare_type": True, "include_object": include_object_for(conn.dialect.name)}
     context = MigrationContext.configure(conn, opts=opts)
-    return list(compare_metadata(context, Base.metadata))
+    with warnings.catch_warnings():
+        # Alembic cannot reflect expression indexes on SQLite and says so even for those the
+        # models declare for PostgreSQL only (the booking period's GiST index).
+        warnings.filterwarnings(
+            "ignore", message=".*expression-based index 'ix_bookings_period'", category=UserWarning
+        )
+        return list(compare_metadata(context, Base.metadata))
 
 
 async def test_it_upgrades_an_empty_database_and_downgrades_to_base(

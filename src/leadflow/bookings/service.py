@@ -18,14 +18,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Boolean, Select, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from leadflow.bookings.schemas import BookingCreate, BookingUpdate
 from leadflow.customers.counters import refresh_counters
 from leadflow.errors import Conflict, NotFound, Unprocessable
-from leadflow.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus, Customer, Lead
+from leadflow.models import (
+    ACTIVE_BOOKING_STATUSES,
+    Booking,
+    BookingStatus,
+    Customer,
+    Lead,
+    UTCDateTime,
+)
 
 EXCLUSION_VIOLATION = "23P01"
 _ACTIVE = tuple(ACTIVE_BOOKING_STATUSES)
@@ -57,6 +66,8 @@ def list_query(
         stmt = stmt.where(Booking.start_time < starts_before)
     if ends_after is not None:
         stmt = stmt.where(Booking.end_time > ends_after)
+    if starts_before is not None or ends_after is not None:
+        stmt = stmt.where(period_overlaps(ends_after, starts_before))
     if customer_id is not None:
         stmt = stmt.where(Booking.customer_id == customer_id)
     if statuses:
@@ -64,6 +75,36 @@ def list_query(
     if team is not None:
         stmt = stmt.where(Booking.team == team)
     return stmt.order_by(Booking.start_time.asc(), Booking.id.asc())
+
+
+class period_overlaps(FunctionElement[bool]):
+    """The booking's period overlaps [start, end) (None: unbounded). On PostgreSQL this is
+    `tstzrange(start_time, end_time, '[)') && tstzrange(start, end, '[)')`, which the GiST index
+    `ix_bookings_period` answers; without it a time range is a walk along start_time from the
+    first booking ever. Elsewhere it compiles to TRUE: the plain comparisons beside it decide."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "period_overlaps"
+
+    def __init__(self, start: datetime | None, end: datetime | None) -> None:
+        super().__init__(
+            Booking.start_time,
+            Booking.end_time,
+            literal(start, UTCDateTime()),
+            literal(end, UTCDateTime()),
+        )
+
+
+@compiles(period_overlaps, "postgresql")
+def _period_overlaps_postgresql(element: period_overlaps, compiler: Any, **kw: Any) -> str:
+    start_time, end_time, start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"tstzrange({start_time}, {end_time}, '[)') && tstzrange({start}, {end}, '[)')"
+
+
+@compiles(period_overlaps)
+def _period_overlaps_default(element: period_overlaps, compiler: Any, **kw: Any) -> str:
+    return "1 = 1"
 
 
 async def get(session: AsyncSession, *, booking_id: int) -> Booking:

@@ -9,6 +9,7 @@ declare it (dropping a declared one would have the next run create it again).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -160,7 +161,7 @@ def audit(
             findings.append(_finding("missing", d, "declared by the models, not in the database"))
         elif not present.valid:
             findings.append(_finding("invalid", d, "INVALID (a failed concurrent build)"))
-        elif present.columns != d.columns or present.unique != d.unique:
+        elif _normal(present.columns) != _normal(d.columns) or present.unique != d.unique:
             detail = (
                 f"database has ({', '.join(present.columns)}){' unique' if present.unique else ''}"
                 f", the models ({', '.join(d.columns)}){' unique' if d.unique else ''}"
@@ -173,6 +174,12 @@ def audit(
     findings.extend(_overlaps(actual, declared_names))
     findings.extend(_unused(actual, declared_names, unused_min_bytes))
     return findings
+
+
+def _normal(columns: Iterable[str]) -> tuple[str, ...]:
+    """Columns as comparable text: an expression without casts and spaces (the catalog spells
+    `'[)'::text` where the model wrote `'[)'`)."""
+    return tuple(re.sub(r"::[a-z ]+|\s+", "", column.lower()) for column in columns)
 
 
 def _unnamed_constraint(d: DeclaredIndex, actual: Iterable[ActualIndex]) -> ActualIndex | None:

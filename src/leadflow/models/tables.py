@@ -153,7 +153,6 @@ class EmailThread(Timestamps, Base):
         UniqueConstraint("mailbox_id", "gmail_thread_id"),
         Index("ix_email_threads_customer_id", "customer_id"),
         Index("ix_email_threads_is_matched", "is_matched"),
-        Index("ix_email_threads_customer_id_last_message_at", "customer_id", "last_message_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -246,6 +245,13 @@ class Booking(Timestamps, Base):
         Index("ix_bookings_customer_id", "customer_id"),
         Index("ix_bookings_start_time", "start_time"),
         Index("ix_bookings_team_start_time", "team", "start_time"),
+        # A customer's bookings in start order; any time range via the period (issue #10).
+        Index("ix_bookings_customer_id_start_time", "customer_id", "start_time"),
+        Index(
+            "ix_bookings_period",
+            text("tstzrange(start_time, end_time, '[)')"),
+            postgresql_using="gist",
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -265,16 +271,23 @@ class Booking(Timestamps, Base):
 # Indexes in the lists' own order (newest first, undated last), so a page is read straight off
 # the index (issue #10). SQLite has no NULLS LAST in index definitions, but sorts NULLs first, so
 # plain DESC is the same order there. Declared after the classes: they use column expressions.
-def _newest_first(name: str, column: Any, **options: Any) -> None:
-    Index(name, column.desc().nulls_last(), **options).ddl_if(dialect="postgresql")
+def _newest_first(name: str, column: Any, *, leading: Any = None, **options: Any) -> None:
+    first = [leading] if leading is not None else []
+    Index(name, *first, column.desc().nulls_last(), **options).ddl_if(dialect="postgresql")
     sqlite_options = {k: v for k, v in options.items() if k.startswith("sqlite_")}
-    Index(name, column.desc(), **sqlite_options).ddl_if(dialect="sqlite")
+    Index(name, *first, column.desc(), **sqlite_options).ddl_if(dialect="sqlite")
 
 
 _newest_first(
     "ix_leads_received_at", Lead.received_at, postgresql_include=["status", "duplicate_of_id"]
 )
 _newest_first("ix_email_threads_last_message_at", EmailThread.last_message_at)
+_newest_first(
+    "ix_email_threads_customer_id_last_message_at",
+    EmailThread.last_message_at,
+    leading=EmailThread.customer_id,
+)
+_newest_first("ix_leads_status_received_at", Lead.received_at, leading=Lead.status)
 _newest_first(
     "ix_email_threads_unmatched_last_message_at",
     EmailThread.last_message_at,

@@ -4,7 +4,10 @@
   dashboard, and trigram indexes for ?q= search on PostgreSQL (pg_trgm);
 - leads: received_at in the list's order (newest first, undated last), carrying status and
   duplicate_of_id so the dashboard counts read the index alone; source and needs_review filters;
-- email_threads: last_message_at in the list's order, and the unmatched threads on their own;
+- email_threads: last_message_at in the list's order (also per customer), and the unmatched
+  threads on their own;
+- leads by status newest first; bookings of a customer by start time, and any time range through
+  a GiST index on the booking period (PostgreSQL);
 - email_ingest_runs: started_at, for the runs list and retention.
 
 Revision ID: 0006
@@ -69,11 +72,40 @@ def upgrade() -> None:
         postgresql_where=unmatched,
         sqlite_where=unmatched,
     )
+    op.drop_index("ix_email_threads_customer_id_last_message_at", table_name="email_threads")
+    op.create_index(
+        "ix_email_threads_customer_id_last_message_at",
+        "email_threads",
+        ["customer_id", sa.text(f"last_message_at {NEWEST_FIRST[_postgres()]}")],
+    )
+    op.create_index(
+        "ix_leads_status_received_at",
+        "leads",
+        ["status", sa.text(f"received_at {NEWEST_FIRST[_postgres()]}")],
+    )
+    op.create_index("ix_bookings_customer_id_start_time", "bookings", ["customer_id", "start_time"])
+    if _postgres():
+        op.create_index(
+            "ix_bookings_period",
+            "bookings",
+            [sa.text("tstzrange(start_time, end_time, '[)')")],
+            postgresql_using="gist",
+        )
     op.create_index("ix_email_ingest_runs_started_at", "email_ingest_runs", ["started_at"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_email_ingest_runs_started_at", table_name="email_ingest_runs")
+    if _postgres():
+        op.drop_index("ix_bookings_period", table_name="bookings")
+    op.drop_index("ix_bookings_customer_id_start_time", table_name="bookings")
+    op.drop_index("ix_leads_status_received_at", table_name="leads")
+    op.drop_index("ix_email_threads_customer_id_last_message_at", table_name="email_threads")
+    op.create_index(
+        "ix_email_threads_customer_id_last_message_at",
+        "email_threads",
+        ["customer_id", "last_message_at"],
+    )
     op.drop_index("ix_email_threads_unmatched_last_message_at", table_name="email_threads")
     op.drop_index("ix_email_threads_last_message_at", table_name="email_threads")
     op.create_index("ix_email_threads_last_message_at", "email_threads", ["last_message_at"])
