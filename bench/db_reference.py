@@ -38,7 +38,7 @@ def bench_settings(name: str) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url(name),
-        api_token="bench-token-not-a-secret",
+        api_token="bench-token-not-a-secret",  # noqa: S106 - a local benchmark server
         redis_url=None,
         db_statement_timeout=120,
     )

@@ -137,18 +137,18 @@ async def plans(conn: AsyncConnection, params: dict[str, list[Any]]) -> dict[str
         )
         document = (await conn.execute(text(f"EXPLAIN (FORMAT JSON) {compiled}"))).scalar_one()
         plan = json.loads(document) if isinstance(document, str) else document
-        nodes: list[str] = []
-
-        def walk(node: dict[str, Any]) -> None:
-            if "Scan" in node["Node Type"]:
-                target = node.get("Index Name") or node.get("Relation Name")
-                nodes.append(f"{node['Node Type']} {target}")
-            for child in node.get("Plans", []):
-                walk(child)
-
-        walk(plan[0]["Plan"])
-        found[name] = nodes
+        found[name] = scan_nodes(plan[0]["Plan"])
     return found
+
+
+def scan_nodes(node: dict[str, Any]) -> list[str]:
+    """'Index Scan ix_…' / 'Seq Scan table' for every scan in a plan, top down."""
+    nodes = []
+    if "Scan" in node["Node Type"]:
+        nodes.append(f"{node['Node Type']} {node.get('Index Name') or node.get('Relation Name')}")
+    for child in node.get("Plans", []):
+        nodes.extend(scan_nodes(child))
+    return nodes
 
 
 async def main_async(name: str, runs: int, runs_unindexed: int) -> dict[str, Any]:
