@@ -69,9 +69,11 @@ def _drift(conn: Connection) -> list[object]:
     context = MigrationContext.configure(conn, opts=opts)
     with warnings.catch_warnings():
         # Alembic cannot reflect expression indexes on SQLite and says so even for those the
-        # models declare for PostgreSQL only (the booking period's GiST index).
+        # models declare for PostgreSQL only (the bookings' duration index).
         warnings.filterwarnings(
-            "ignore", message=".*expression-based index 'ix_bookings_period'", category=UserWarning
+            "ignore",
+            message=".*expression-based index 'ix_bookings_duration'",
+            category=UserWarning,
         )
         return list(compare_metadata(context, Base.metadata))
 

@@ -66,8 +66,7 @@ def list_query(
         stmt = stmt.where(Booking.start_time < starts_before)
     if ends_after is not None:
         stmt = stmt.where(Booking.end_time > ends_after)
-    if starts_before is not None or ends_after is not None:
-        stmt = stmt.where(period_overlaps(ends_after, starts_before))
+        stmt = stmt.where(starts_within_reach(ends_after))
     if customer_id is not None:
         stmt = stmt.where(Booking.customer_id == customer_id)
     if statuses:
@@ -77,33 +76,31 @@ def list_query(
     return stmt.order_by(Booking.start_time.asc(), Booking.id.asc())
 
 
-class period_overlaps(FunctionElement[bool]):
-    """The booking's period overlaps [start, end) (None: unbounded). On PostgreSQL this is
-    `tstzrange(start_time, end_time, '[)') && tstzrange(start, end, '[)')`, which the GiST index
-    `ix_bookings_period` answers; without it a time range is a walk along start_time from the
-    first booking ever. Elsewhere it compiles to TRUE: the plain comparisons beside it decide."""
+class starts_within_reach(FunctionElement[bool]):
+    """A lower bound on start_time for bookings ending after `moment`: no booking starts earlier
+    than `moment` minus the longest booking. On PostgreSQL this is
+    `start_time >= moment - (SELECT max(end_time - start_time) FROM bookings)`, answered from
+    the index `ix_bookings_duration`; it turns a time range into a short walk of the start_time
+    index instead of one from the first booking ever. Elsewhere it compiles to TRUE; the plain
+    comparisons beside it decide in either case (the bound never excludes a match)."""
 
     type = Boolean()
     inherit_cache = True
-    name = "period_overlaps"
+    name = "starts_within_reach"
 
-    def __init__(self, start: datetime | None, end: datetime | None) -> None:
-        super().__init__(
-            Booking.start_time,
-            Booking.end_time,
-            literal(start, UTCDateTime()),
-            literal(end, UTCDateTime()),
-        )
+    def __init__(self, moment: datetime) -> None:
+        super().__init__(Booking.start_time, literal(moment, UTCDateTime()))
 
 
-@compiles(period_overlaps, "postgresql")
-def _period_overlaps_postgresql(element: period_overlaps, compiler: Any, **kw: Any) -> str:
-    start_time, end_time, start, end = (compiler.process(c, **kw) for c in element.clauses)
-    return f"tstzrange({start_time}, {end_time}, '[)') && tstzrange({start}, {end}, '[)')"
+@compiles(starts_within_reach, "postgresql")
+def _starts_within_reach_postgresql(element: starts_within_reach, compiler: Any, **kw: Any) -> str:
+    start_time, moment = (compiler.process(c, **kw) for c in element.clauses)
+    longest = "SELECT coalesce(max(end_time - start_time), interval '0') FROM bookings"
+    return f"{start_time} >= {moment} - ({longest})"
 
 
-@compiles(period_overlaps)
-def _period_overlaps_default(element: period_overlaps, compiler: Any, **kw: Any) -> str:
+@compiles(starts_within_reach)
+def _starts_within_reach_default(element: starts_within_reach, compiler: Any, **kw: Any) -> str:
     return "1 = 1"
 
 

@@ -6,8 +6,8 @@
   duplicate_of_id so the dashboard counts read the index alone; source and needs_review filters;
 - email_threads: last_message_at in the list's order (also per customer), and the unmatched
   threads on their own;
-- leads by status newest first; bookings of a customer by start time, and any time range through
-  a GiST index on the booking period (PostgreSQL);
+- leads by status newest first; bookings of a customer by start time, and the longest booking's
+  length (PostgreSQL), which bounds a time range's walk along start_time;
 - email_ingest_runs: started_at, for the runs list and retention.
 
 Revision ID: 0006
@@ -85,19 +85,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_bookings_customer_id_start_time", "bookings", ["customer_id", "start_time"])
     if _postgres():
-        op.create_index(
-            "ix_bookings_period",
-            "bookings",
-            [sa.text("tstzrange(start_time, end_time, '[)')")],
-            postgresql_using="gist",
-        )
+        op.create_index("ix_bookings_duration", "bookings", [sa.text("(end_time - start_time)")])
     op.create_index("ix_email_ingest_runs_started_at", "email_ingest_runs", ["started_at"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_email_ingest_runs_started_at", table_name="email_ingest_runs")
     if _postgres():
-        op.drop_index("ix_bookings_period", table_name="bookings")
+        op.drop_index("ix_bookings_duration", table_name="bookings")
     op.drop_index("ix_bookings_customer_id_start_time", table_name="bookings")
     op.drop_index("ix_leads_status_received_at", table_name="leads")
     op.drop_index("ix_email_threads_customer_id_last_message_at", table_name="email_threads")
