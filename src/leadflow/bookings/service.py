@@ -96,7 +96,7 @@ class starts_within_reach(FunctionElement[bool]):
 def _starts_within_reach_postgresql(element: starts_within_reach, compiler: Any, **kw: Any) -> str:
     start_time, moment = (compiler.process(c, **kw) for c in element.clauses)
     longest = "SELECT coalesce(max(end_time - start_time), interval '0') FROM bookings"
-    return f"{start_time} >= {moment} - ({longest})"
+    return f"{start_time} >= CAST({moment} AS TIMESTAMP WITH TIME ZONE) - ({longest})"
 
 
 @compiles(starts_within_reach)

@@ -191,8 +191,13 @@ class MailBuilder:
         rows: list[dict[str, Any]] = []
         for position, draft in enumerate(drafts):
             if position:
-                gap = timedelta(seconds=60 + int(rng.expovariate(1 / 36_000)))
-                sent = min(sent + gap, anchor)
+                gap = 60 + int(rng.expovariate(1 / 36_000))
+                room = (anchor - sent).total_seconds()
+                if gap >= room:
+                    # A thread still going at the anchor: squeeze the rest in before it (not onto
+                    # it, which would give hundreds of threads the very same last message time).
+                    gap = int(room * rng.uniform(0.2, 0.8))
+                sent += timedelta(seconds=gap)
             mid = self.next_message_id
             self.next_message_id += 1
             domain = draft.sender.email.rpartition("@")[2]
