@@ -82,6 +82,8 @@ async def update_lead(session: AsyncSession, *, lead_id: int, data: LeadUpdate) 
         moved_from = lead.customer_id
     for field, value in changes.items():
         setattr(lead, field, value)
+    # `leads rescan` never overwrites a field a person set; status is workflow, not lead data.
+    lead.edited_fields = sorted({*lead.edited_fields, *changes} - {"status"})
     await session.flush()
     # A new customer or a new received_at moves counters; recounting both sides is cheap.
     await refresh_counters(session, [moved_from, lead.customer_id])
