@@ -160,7 +160,8 @@ def merge_labels(*specs: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ..
 
 COMMON_HEADINGS: tuple[str, ...] = (
     "Kontaktoplysninger", "Kontaktinformation", "Kontaktinfo", "Kontaktdetaljer", "Kontakt",
-    "Kundeoplysninger", "Kundeinformation", "Kundens oplysninger", "Kundedetaljer",
+    "Kunde", "Kunden", "Kundeoplysninger", "Kundeinformation", "Kundens oplysninger",
+    "Kundedetaljer",
     "Spørgsmål", "Spørgsmål og svar", "Svar på spørgsmål", "Opgave", "Opgaven", "Om opgaven",
     "Opgaveoplysninger", "Opgavedetaljer", "Om boligen", "Boligoplysninger", "Leadoplysninger",
     "Detaljer",

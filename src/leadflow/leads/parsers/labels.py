@@ -34,7 +34,7 @@ _POSTAL_LINE = re.compile(r"^(?:DK\s*-?\s*)?[1-9]\d{3}\s+[^\W\d_]", re.IGNORECAS
 # (or a question mark when it is a question), then the answer on the same line.
 _UNKNOWN = re.compile(
     r"^(?:[-*•·]\s*)?(?P<label>[^\W\d_][^\d:?@<>,;\"=|/\\]{0,80}?)\s*"
-    r"(?P<question>\?)?\s*(?P<colon>:)?\s*(?P<value>\S.*)$"
+    r"(?P<sep>\?\s*:?|:)\s*(?P<value>.*)$"
 )
 _QUESTION_WORDS = frozenset(
     {
@@ -84,16 +84,15 @@ def _question(label: str) -> bool:
 def unknown_label(line: str) -> Hit | None:
     """Return the line as a `detail` hit when it is "Some label: answer", else None."""
     match = _UNKNOWN.match(line)
-    if match is None or not (match.group("colon") or match.group("question")):
+    if match is None:
         return None
     label, value = " ".join(match.group("label").split()), match.group("value").strip()
-    words = label.split()
-    question = _question(label)
-    if match.group("question") and not question:
+    question, colon = _question(label), match.group("sep").endswith(":")
+    if not (colon or question) or len(label.split()) > (12 if question else 5):
         return None
-    if len(words) > (12 if question else 5) or value.startswith("//"):
-        return None
-    return Hit(DETAIL, label, " ".join(value.split()), match.group("colon") is not None)
+    if value.startswith("//") or not (value or (colon and question)):
+        return None  # a URL; only a question may have its answer on the next line
+    return Hit(DETAIL, label, " ".join(value.split()), colon)
 
 
 class LabelMatcher:
@@ -161,6 +160,7 @@ class _Reader:
             elif hit is None:
                 detail = unknown_label(line)
                 if detail is not None:
+                    detail, i = self._answer_below(detail, i)
                     found.append(detail)
             elif hit.key in MULTILINE_KEYS:
                 hit, i = self._free_text(hit, i)
@@ -189,6 +189,15 @@ class _Reader:
             if self.lines[j]:
                 return j
         return None
+
+    def _answer_below(self, detail: Hit, i: int) -> tuple[Hit, int]:
+        """A platform question alone on its line has the answer on the next one."""
+        if detail.value:
+            return detail, i
+        j = self._next_text_line(i)
+        if j is None or not self._plain(j) or unknown_label(self.lines[j]) is not None:
+            return detail, i
+        return replace(detail, value=self.lines[j]), j + 1
 
     def _single(self, hit: Hit, i: int) -> tuple[Hit, int]:
         value = hit.value
@@ -223,8 +232,9 @@ class _Reader:
             return True  # heading, footer, divider, mail header or wrapping
         hit = self.labelled[j]
         if hit is None:
+            # A platform's added question ("Har I husdyr: Ja"); a customer's "PS: …" is text.
             detail = unknown_label(line)
-            return detail is not None and _question(detail.label)
+            return detail is not None and detail.colon and _question(detail.label)
         if hit.key in MULTILINE_KEYS:
             return hit.colon or not hit.value
         value = hit.value
