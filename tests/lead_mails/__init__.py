@@ -14,6 +14,7 @@ makes the same mails from a seed (the benchmark).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from hypothesis import strategies as st
@@ -49,6 +50,8 @@ class GeneratedLead:
     expected: dict[str, Any]
     layout: str  # how it was written: source/rendering/transfer encoding/charset/wrapping
     order: tuple[str, ...]  # the answers' keys in body order ("heading" for a section heading)
+    message_id: str
+    sent: datetime
 
     def differences(self, lead: ParsedLead | None) -> dict[str, tuple[Any, Any]]:
         """Field -> (expected, read) for every field read wrongly ("lead" when none was found)."""
@@ -73,20 +76,15 @@ def generate(c: Chooser, index: int = 0) -> GeneratedLead:
         text = render.wrap_text(c, d, kind, text)
         html = render.wrap_html(c, d, kind, html) if kind != "vs" else html
     subject = render.subject_prefix(c, kind) + d.subject
+    message_id = f"<lead-{index}-{c.number(0, 10**9)}@generator.test>"
     raw, encoding = render.mime(
-        c,
-        d,
-        subject=subject,
-        text=text,
-        html=html,
-        rendering=rendering,
-        message_id=f"<lead-{index}-{c.number(0, 10**9)}@generator.test>",
+        c, d, subject=subject, text=text, html=html, rendering=rendering, message_id=message_id
     )
     layout = f"{source.key}/{rendering}/{encoding}/{kind}"
     order = tuple(
         item.key if isinstance(item, Line) else "heading" for block in d.blocks for item in block
     )
-    return GeneratedLead(source.key, raw, d.expected, layout, order)
+    return GeneratedLead(source.key, raw, d.expected, layout, order, message_id, d.sent)
 
 
 @st.composite

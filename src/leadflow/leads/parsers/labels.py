@@ -115,6 +115,7 @@ class LabelMatcher:
         )
         self.headings = frozenset(fold(h) for h in headings)
         self.signers = tuple(signers)
+        self._last: tuple[str, Fields] | None = None
 
     def label(self, line: str) -> Hit | None:
         """Return the known label hit on `line`, or None."""
@@ -130,32 +131,52 @@ class LabelMatcher:
 
     def extract(self, text: str) -> Fields:
         """Return every labelled value in `text`."""
-        return Fields(tuple(_Reader(self, normalise_lines(text)).hits()))
+        # Detection and parsing read the same body one after the other: remember the last one.
+        last = self._last
+        if last is not None and last[0] is text:
+            return last[1]
+        fields = Fields(tuple(_Reader(self, normalise_lines(text)).hits()))
+        self._last = (text, fields)
+        return fields
+
+
+_RESET, _FOOTER, _DIVIDER = "reset", "footer", "divider"
 
 
 class _Reader:
-    """One pass over the lines of one body."""
+    """One pass over the lines of one body; each line is classified once."""
 
     def __init__(self, matcher: LabelMatcher, lines: list[str]) -> None:
         self.m = matcher
         self.lines = lines
         self.labelled = [matcher.label(line) if line else None for line in lines]
-        self.headers = mail_header_lines(lines)
+        headers = mail_header_lines(lines)
+        self.heading = [bool(line) and heading_of(line, matcher.headings) for line in lines]
+        self.mark = [self._mark(j, j in headers) for j in range(len(lines))]
+
+    def _mark(self, j: int, header: bool) -> str | None:
+        line = self.lines[j]
+        if not line:
+            return None
+        if header or is_wrapper(line):
+            return _RESET  # quoted or forwarded mail starts: the lead may follow
+        if is_signature(line) or closing_footer(self.lines, j, self.m.signers):
+            return _FOOTER  # a platform's footer may list its own phone and address
+        return _DIVIDER if is_divider(line) else None
 
     def hits(self) -> list[Hit]:
         found: list[Hit] = []
         in_footer = False
         i = 0
         while i < len(self.lines):
-            line, hit = self.lines[i], self.labelled[i]
+            line, hit, mark = self.lines[i], self.labelled[i], self.mark[i]
+            heading = self.heading[i]
             i += 1
-            if not line:
+            if not line or mark == _DIVIDER:
                 continue
-            if i - 1 in self.headers or is_wrapper(line):
-                in_footer = False  # quoted or forwarded mail starts: the lead may follow
-            elif is_signature(line) or closing_footer(self.lines, i - 1, self.m.signers):
-                in_footer = True  # a platform's footer may list its own phone and address
-            elif in_footer or (heading_of(line, self.m.headings) and hit is None):
+            if mark is not None:
+                in_footer = mark == _FOOTER
+            elif in_footer or (heading and hit is None):
                 continue
             elif hit is None:
                 detail = unknown_label(line)
@@ -172,16 +193,7 @@ class _Reader:
 
     def _plain(self, j: int) -> bool:
         """A line that can be a label's value: no label, heading, footer or mail header."""
-        line = self.lines[j]
-        return not (
-            self.labelled[j] is not None
-            or j in self.headers
-            or heading_of(line, self.m.headings)
-            or is_divider(line)
-            or is_signature(line)
-            or is_wrapper(line)
-            or closing_footer(self.lines, j, self.m.signers)
-        )
+        return self.labelled[j] is None and not self.heading[j] and self.mark[j] is None
 
     def _next_text_line(self, start: int) -> int | None:
         """Return the index of the next non-blank line, skipping at most two blank lines."""
@@ -226,9 +238,7 @@ class _Reader:
         line = self.lines[j]
         if not line:
             return False
-        if heading_of(line, self.m.headings):
-            return True
-        if not self._plain(j) and self.labelled[j] is None:
+        if self.heading[j] or self.mark[j] is not None:
             return True  # heading, footer, divider, mail header or wrapping
         hit = self.labelled[j]
         if hit is None:
