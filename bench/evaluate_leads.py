@@ -65,6 +65,7 @@ class Score:
     matched_wrong: int = 0
     matched_unmatchable: int = 0
     by_rule: Counter[str] = field(default_factory=Counter)
+    thread_misses: list[str] = field(default_factory=list)
 
     def report(self) -> str:
         lines = [
@@ -91,6 +92,7 @@ class Score:
             "matched by rule: " + ", ".join(f"{k} {v}" for k, v in sorted(self.by_rule.items())),
         ]
         lines += [f"  field error: {e}" for e in self.field_errors[:20]]
+        lines += [f"  recall miss: {e}" for e in self.thread_misses[:20]]
         return "\n".join(lines)
 
 
@@ -189,6 +191,8 @@ def score_against_truth(box: SampleMailbox, rows: Sequence[Any], leads: Sequence
                 score.matched_right += 1
             else:
                 score.matched_wrong += 1
+        else:
+            score.thread_misses.append(f"thread of {_rfc}: want {want}, left unmatched")
     return score
 
 
