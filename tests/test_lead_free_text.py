@@ -211,3 +211,14 @@ def test_a_lead_quoted_below_a_reply_is_read_after_the_replys_signature() -> Non
         "Den tor. 9. okt. 2025 kl. 20.31 skrev Rengøring.nu <noreply@leadmail.no>:\n" + quoted
     )
     assert _parse(body, subject="Re: Nyt lead") == _parse(ISSUE_EXAMPLE)
+
+
+def test_a_huge_lead_mail_keeps_its_fields_and_bounds_its_details() -> None:
+    questions = "".join(f"Har I spørgsmål nummer {'x' * (n % 7)}: Ja\n" for n in range(1_000))
+    text = "Vi har mange ting at sige.\n" * 5_000
+    body = f"Behov Hovedrengøring\n{questions}Kommentar: {text}\nKontaktoplysninger\nNavn Å Ø\n"
+    lead = _parse(body)
+    assert (lead.task_type, lead.name) == ("Hovedrengøring", "Å Ø")
+    assert lead.message is not None
+    assert lead.message.count("\n") == 5_000 - 1
+    assert len(lead.details) == 50
