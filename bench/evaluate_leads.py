@@ -166,6 +166,8 @@ def score_against_truth(box: SampleMailbox, rows: Sequence[Any], leads: Sequence
         for name in LEAD_FIELDS:
             if name not in sample.lead and name != "needs_review":
                 continue
+            if not hasattr(Lead, name):
+                continue  # an older schema (the same command scores code before a change)
             want = sample.lead.get(name, False if name == "needs_review" else None)
             got = getattr(lead, name)
             score.field_total[name] += 1
