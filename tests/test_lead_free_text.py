@@ -222,3 +222,19 @@ def test_a_huge_lead_mail_keeps_its_fields_and_bounds_its_details() -> None:
     assert lead.message is not None
     assert lead.message.count("\n") == 5_000 - 1
     assert len(lead.details) == 50
+
+
+@pytest.mark.parametrize(
+    ("line", "question"),
+    [
+        ("I weekenden: vi er ikke hjemme.", False),
+        ("På hvilken adresse skal der gøres rent: Hos min mor", True),
+        ("Hvor ofte skal der gøres rent: Hver uge", True),
+    ],
+)
+def test_only_a_platform_question_with_a_colon_ends_the_free_text(
+    line: str, question: bool
+) -> None:
+    lead = _parse(_after_comment(line, "Navn Vibeke Krag"))
+    assert lead.message == (COMMENT if question else f"{COMMENT}\n{line}")
+    assert bool(lead.details) is question

@@ -31,7 +31,8 @@ DETAIL = "detail"
 
 _POSTAL_LINE = re.compile(r"^(?:DK\s*-?\s*)?[1-9]\d{3}\s+[^\W\d_]", re.IGNORECASE)
 # A label the parser does not know: a few words, no digits or address characters, then a colon
-# (or a question mark when it is a question), then the answer on the same line.
+# (or a question mark when it is a question), then the answer (a question's may be on the next
+# line).
 _UNKNOWN = re.compile(
     r"^(?:[-*•·]\s*)?(?P<label>[^\W\d_][^\d:?@<>,;\"=|/\\]{0,80}?)\s*"
     r"(?P<sep>\?\s*:?|:)\s*(?P<value>.*)$"
@@ -40,7 +41,7 @@ _QUESTION_WORDS = frozenset(
     {
         "hvor", "hvad", "hvilken", "hvilket", "hvilke", "hvornår", "hvordan", "hvem", "hvorfor",
         "har", "er", "skal", "ønsker", "ønskes", "må", "kan", "vil", "bor", "bruger", "findes",
-        "kommer", "på", "i",
+        "kommer",
     }
 )  # fmt: skip
 
@@ -77,8 +78,11 @@ class Fields:
 
 
 def _question(label: str) -> bool:
-    words = label.split()
-    return len(words) >= 2 and words[0].lower() in _QUESTION_WORDS
+    """A platform's question: "Har I husdyr", "På hvilken etage …" (not "I weekenden")."""
+    words = label.lower().split()
+    if len(words) < 2:
+        return False
+    return words[0] in _QUESTION_WORDS or (words[0] in {"på", "i"} and words[1][:5] == "hvilk")
 
 
 def unknown_label(line: str) -> Hit | None:
