@@ -17,6 +17,7 @@ Then threads are matched again: a repaired email makes the lead's thread matchab
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,7 @@ from leadflow.sync.store import StoredMessage
 
 BATCH = 500
 REPAIR_BATCH = 200
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,10 @@ async def rescan_leads(
         if next_id is None:
             break
         after_id = next_id
+        log.info(
+            "leads rescan: re-parsed %d leads (to id %d of %d), %d changed",
+            report.leads_reparsed, after_id, last_before, report.leads_changed,
+        )  # fmt: skip
     if report.leads_created or report.leads_changed:
         async with transaction(sessionmaker) as session:
             report.threads_rematched = await rematch_after_sync(session, settings)
