@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
@@ -17,7 +19,7 @@ from leadflow.leads.parsers import ParsedLead
 from leadflow.leads.repair import snapshot
 from leadflow.leads.rescan import rescan_leads
 from leadflow.leads.schemas import LeadUpdate
-from leadflow.models import Customer, EmailThread, Lead
+from leadflow.models import Customer, EmailThread, Lead, Mailbox
 from leadflow.settings import Settings
 from tests.factories_mail import make_mailbox, make_message, make_thread
 from tests.test_lead_free_text import COMMENT, ISSUE_EXAMPLE
@@ -34,21 +36,26 @@ OLD_PARSE = ParsedLead(
 
 
 async def _old_lead(
-    sessionmaker: async_sessionmaker[AsyncSession], *, with_snapshot: bool
+    sessionmaker: async_sessionmaker[AsyncSession], *, with_snapshot: bool, n: int = 0
 ) -> tuple[int, int]:
-    """The issue's mail stored with the lead the old parser made; returns (lead id, thread id)."""
+    """The issue's mail stored with the lead the old parser made; returns (lead id, thread id).
+
+    `n` > 0 gives another customer's copy of the mail (its own address) in the same mailbox.
+    """
     async with sessionmaker() as session:
-        mailbox = await make_mailbox(session, email="info@rendetalje.dk")
-        thread = await make_thread(session, mailbox_id=mailbox.id, gmail_thread_id="t-issue-9")
+        mailbox = (
+            await session.execute(select(Mailbox).where(Mailbox.email == "info@rendetalje.dk"))
+        ).scalar_one_or_none() or await make_mailbox(session, email="info@rendetalje.dk")
+        thread = await make_thread(session, mailbox_id=mailbox.id, gmail_thread_id=f"t-9-{n}")
         message = await make_message(
             session,
             thread=thread,
             sent_at=SENT,
-            gmail_message_id="m-issue-9",
+            gmail_message_id=f"m-9-{n}",
             from_address="noreply@leadmail.no",
             from_name="Rengøring.nu",
             subject="Nyt lead fra Rengøring.nu",
-            body_text=ISSUE_EXAMPLE,
+            body_text=ISSUE_EXAMPLE.replace("vibeke.krag@", f"vibeke.krag{n or ''}@"),
         )
         columns = {
             name: getattr(OLD_PARSE, name)
@@ -162,13 +169,19 @@ async def _wait_until_blocked(session: AsyncSession) -> None:
 
     PostgreSQL offers no notification for this, so the test asks pg_stat_activity until it is
     true: the wait is for an observable state, bounded by the timeout, not a guess at timing.
+    Each question is its own transaction: a backend keeps one snapshot of pg_stat_activity
+    for the rest of a transaction.
     """
     query = text(
         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
         "AND datname = current_database()"
     )
     async with asyncio.timeout(10):
-        while not (await session.execute(query)).scalar_one():  # noqa: ASYNC110
+        while True:
+            waiting = (await session.execute(query)).scalar_one()
+            await session.rollback()
+            if waiting:
+                return
             await asyncio.sleep(0.01)
 
 
@@ -206,3 +219,90 @@ def test_the_command_line_lists_what_changed(
     assert f"lead {old_lead_id}: filled " in result.output
     assert "phone" in result.output
     assert "corrected message" in result.output
+
+
+def _failing_update_trigger(dialect: str, lead_id: int) -> tuple[list[str], list[str]]:
+    """SQL that makes the database refuse to update one lead (a commit that fails), and undo."""
+    if dialect == "postgresql":
+        create = [
+            "CREATE FUNCTION refuse_lead_update() RETURNS trigger AS $$ BEGIN "
+            f"IF NEW.id = {lead_id} THEN RAISE EXCEPTION 'injected failure'; END IF; "
+            "RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_lead_update BEFORE UPDATE ON leads FOR EACH ROW "
+            "EXECUTE FUNCTION refuse_lead_update()",
+        ]
+        drop = [
+            "DROP TRIGGER IF EXISTS refuse_lead_update ON leads",
+            "DROP FUNCTION IF EXISTS refuse_lead_update()",
+        ]
+        return create, drop
+    create = [
+        f"CREATE TRIGGER refuse_lead_update BEFORE UPDATE ON leads WHEN NEW.id = {lead_id} "
+        "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+    ]
+    return create, ["DROP TRIGGER IF EXISTS refuse_lead_update"]
+
+
+async def test_a_batch_whose_commit_fails_leaves_earlier_batches_and_a_rerun_finishes(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("leadflow.leads.rescan.REPAIR_BATCH", 1)
+    first, _ = await _old_lead(sessionmaker, with_snapshot=True, n=1)
+    second, _ = await _old_lead(sessionmaker, with_snapshot=True, n=2)
+    async with sessionmaker() as session:
+        create, drop = _failing_update_trigger(session.get_bind().dialect.name, second)
+        for statement in create:
+            await session.execute(text(statement))
+        await session.commit()
+    try:
+        with pytest.raises(DBAPIError, match="injected failure"):
+            await rescan_leads(sessionmaker, settings)
+        assert (await _lead(sessionmaker, first)).phone == "+4546395906"
+        untouched = await _lead(sessionmaker, second)
+        assert (untouched.phone, untouched.customer_id) == (None, None)
+    finally:
+        async with sessionmaker() as session:
+            for statement in drop:
+                await session.execute(text(statement))
+            await session.commit()
+    report = await rescan_leads(sessionmaker, settings)
+    assert [change.lead_id for change in report.changes] == [second]
+    assert (await _lead(sessionmaker, second)).phone == "+4546395906"
+    async with sessionmaker() as session:
+        assert (await session.execute(select(func.count(Lead.id)))).scalar_one() == 2
+        assert (await session.execute(select(func.count(Customer.id)))).scalar_one() == 2
+
+
+@pytest.fixture
+async def refused_second_lead(
+    sessionmaker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[int, int]]:
+    """Two old leads; the database refuses to update the second (removed afterwards)."""
+    monkeypatch.setattr("leadflow.leads.rescan.REPAIR_BATCH", 1)
+    first, _ = await _old_lead(sessionmaker, with_snapshot=True, n=1)
+    second, _ = await _old_lead(sessionmaker, with_snapshot=True, n=2)
+    async with sessionmaker() as session:
+        create, drop = _failing_update_trigger(session.get_bind().dialect.name, second)
+        for statement in create:
+            await session.execute(text(statement))
+        await session.commit()
+    yield first, second
+    async with sessionmaker() as session:
+        for statement in drop:
+            await session.execute(text(statement))
+        await session.commit()
+
+
+def test_a_rescan_that_stops_says_so_without_a_traceback(
+    refused_second_lead: tuple[int, int], database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEADFLOW_DATABASE_URL", database_url)
+    result = CliRunner().invoke(cli, ["leads", "rescan"])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)  # a clean exit, not an escaped error
+    assert "rescan stopped" in result.output
+    assert "injected failure" in result.output
+    assert "run `leadflow leads rescan` again" in result.output
+    assert "Traceback" not in result.output

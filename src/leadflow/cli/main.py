@@ -111,7 +111,19 @@ def leads_rescan() -> None:
 
     settings = load_settings()
     configure_logging(settings)
-    report = asyncio.run(run_lead_rescan(settings))
+    try:
+        report = asyncio.run(run_lead_rescan(settings))
+    except Exception as exc:
+        from leadflow.db import is_connection_error
+
+        reason = "database unreachable" if is_connection_error(exc) else type(exc).__name__
+        console.print(
+            f"rescan stopped: {reason}: {exc}\nBatches finished before this one are kept; "
+            "run `leadflow leads rescan` again to carry on.",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(1) from None
     for line in rescan_summary(report):
         console.print(line, markup=False, highlight=False)
 
