@@ -65,9 +65,10 @@ def reading_of(lead: ParsedLead) -> dict[str, Any]:
     return {name: getattr(lead, name) for name in LEAD_FIELDS}
 
 
-def generate(c: Chooser, index: int = 0) -> GeneratedLead:
-    """One lead mail of a random source."""
-    source = c.pick(SOURCES)
+def generate(c: Chooser, index: int = 0, source_key: str | None = None) -> GeneratedLead:
+    """One lead mail of `source_key` ("rengoring_nu", "leadpoint", "adhelp", "website"), or of
+    a random source."""
+    source = c.pick([s for s in SOURCES if source_key in (None, s.key)])
     d = draft(c, source)
     kind = render.wrapping(c)
     rendering = c.pick(("text", "text", "html", "alternative"))
@@ -88,9 +89,9 @@ def generate(c: Chooser, index: int = 0) -> GeneratedLead:
 
 
 @st.composite
-def lead_mails(draw: st.DrawFn) -> GeneratedLead:
-    """Hypothesis strategy: one generated lead mail."""
-    return generate(DrawChooser(draw))
+def lead_mails(draw: st.DrawFn, source_key: str | None = None) -> GeneratedLead:
+    """Hypothesis strategy: one generated lead mail (of one source, when given)."""
+    return generate(DrawChooser(draw), source_key=source_key)
 
 
 def read_back(mail: GeneratedLead) -> ParsedLead | None:
