@@ -161,13 +161,13 @@ def merge_labels(*specs: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ..
 COMMON_HEADINGS: tuple[str, ...] = (
     "Kontaktoplysninger", "Kontaktinformation", "Kontaktinfo", "Kontaktdetaljer", "Kontakt",
     "Kunde", "Kunden", "Kundeoplysninger", "Kundeinformation", "Kundens oplysninger",
-    "Kundedetaljer",
-    "Spørgsmål", "Spørgsmål og svar", "Svar på spørgsmål", "Opgave", "Opgaven", "Om opgaven",
-    "Opgaveoplysninger", "Opgavedetaljer", "Om boligen", "Boligoplysninger", "Leadoplysninger",
-    "Detaljer",
+    "Kundedetaljer", "Spørgsmål", "Spørgsmål og svar", "Svar på spørgsmål", "Opgave", "Opgaven",
+    "Om opgaven", "Opgaveoplysninger", "Opgavedetaljer", "Om boligen", "Boligoplysninger",
+    "Leadoplysninger", "Detaljer",
 )  # fmt: skip
 """Section headings: a customer's free-text answer never runs past one."""
 
+# Bounds for odd mail (thousands of "x: y" lines); the whole body stays in the stored message.
 MAX_DETAILS = 50
 MAX_DETAIL_CHARS = 5_000
 
