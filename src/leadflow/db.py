@@ -120,6 +120,21 @@ async def transaction(
         yield session
 
 
+# PostgreSQL gave up one of two colliding transactions; the other went through. Nothing of the
+# loser was stored, and the same request may simply be sent again.
+CONCURRENCY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE PostgreSQL reported for a database error (None for SQLite and others)."""
+    orig = getattr(exc, "orig", None)
+    for err in (orig, getattr(orig, "__cause__", None)):
+        code = getattr(err, "sqlstate", None)
+        if isinstance(code, str):
+            return code
+    return None
+
+
 def is_connection_error(exc: BaseException) -> bool:
     """True when `exc` means the database could not be reached or the connection dropped."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.bookings.schemas import BookingCreate, BookingUpdate
 from leadflow.customers.counters import refresh_counters
+from leadflow.db import sqlstate
 from leadflow.errors import Conflict, NotFound, Unprocessable
 from leadflow.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus, Customer, Lead
 
@@ -249,10 +250,7 @@ async def _flush_checked(
 
 
 def _is_exclusion_violation(exc: IntegrityError) -> bool:
-    for err in (exc.orig, getattr(exc.orig, "__cause__", None)):
-        if getattr(err, "sqlstate", None) == EXCLUSION_VIOLATION:
-            return True
-    return False
+    return sqlstate(exc) == EXCLUSION_VIOLATION
 
 
 def _overlap(slot: _Slot, other: Booking | None) -> Conflict:
