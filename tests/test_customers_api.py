@@ -6,9 +6,12 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.factories_bookings import iso
+from leadflow.models import Booking, Customer
+from tests.factories_bookings import iso, make_booking, make_customer
 from tests.factories_mail import make_thread
 
 
@@ -233,3 +236,17 @@ async def test_delete_keeps_threads_detached_and_a_refused_delete_changes_nothin
     assert forced.status_code == 204
     kept = (await client.get(f"/api/threads/{thread.id}")).json()
     assert (kept["customer_id"], kept["is_matched"]) == (None, False)
+
+
+async def test_the_database_refuses_to_delete_a_customer_with_bookings(
+    session: AsyncSession,
+) -> None:
+    """Not even a delete that bypasses the API takes bookings along (ON DELETE RESTRICT)."""
+    customer = await make_customer(session)
+    await make_booking(session, customer=customer, start=0, end=1)
+    await session.commit()
+    with pytest.raises(IntegrityError):
+        await session.execute(delete(Customer).where(Customer.id == customer.id))
+    await session.rollback()
+    assert await session.scalar(select(func.count(Booking.id))) == 1
+    await session.commit()

@@ -233,7 +233,9 @@ class Booking(Timestamps, Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    # RESTRICT: a customer with bookings cannot be deleted behind the API's back; the API's
+    # forced delete removes the bookings it counted itself (customers.service.delete_customer).
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"))
     service_type: Mapped[str | None] = mapped_column(String(100))
     address: Mapped[str | None] = mapped_column(String(300))

@@ -1,4 +1,8 @@
-"""api data safety: booking team names stored trimmed and lower-cased
+"""api data safety: team names lower-cased; a customer's bookings never vanish by cascade
+
+`bookings.customer_id` becomes ON DELETE RESTRICT (was CASCADE): deleting a customer that
+still has bookings fails in the database itself; the API's `?force=true` deletes the bookings it
+counted, under the customer's row lock, before the customer.
 
 Team names compare case-insensitively from now on (`TZ-1` and `tz-1` are one team). Writers
 store the lower-cased form, so the overlap exclusion constraint keeps comparing stored values;
@@ -41,7 +45,24 @@ def _normalised(team: str) -> str:
     return team.strip().lower()
 
 
+_BOOKING_CUSTOMER_FK = "fk_bookings_customer_id_customers"
+
+
+def _booking_customer_fk(ondelete: str) -> None:
+    # Batch mode: SQLite cannot alter a foreign key in place, so the table is rebuilt there.
+    with op.batch_alter_table("bookings") as batch:
+        batch.drop_constraint(_BOOKING_CUSTOMER_FK, type_="foreignkey")
+        batch.create_foreign_key(
+            _BOOKING_CUSTOMER_FK, "customers", ["customer_id"], ["id"], ondelete=ondelete
+        )
+
+
 def upgrade() -> None:
+    _booking_customer_fk("RESTRICT")
+    _lower_case_team_names()
+
+
+def _lower_case_team_names() -> None:
     conn = op.get_bind()
     teams = list(conn.execute(sa.select(_bookings.c.team).distinct()).scalars())
     renames = {team: _normalised(team) for team in teams if team != _normalised(team)}
@@ -89,4 +110,5 @@ def _overlaps(rows: Sequence[Any]) -> list[str]:
 
 
 def downgrade() -> None:
-    """Nothing to undo in the schema; the earlier spelling of team names is not recorded."""
+    # Team names stay lower-cased: their earlier spelling is not recorded anywhere.
+    _booking_customer_fk("CASCADE")
