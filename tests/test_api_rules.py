@@ -211,3 +211,16 @@ async def test_a_moved_lead_takes_its_bookings_along_and_a_detached_one_leaves_t
     assert detached.status_code == 200
     kept = (await client.get(path)).json()
     assert (kept["customer_id"], kept["lead_id"]) == (other.id, lead.id)
+
+
+async def test_moving_a_lead_with_bookings_to_an_unknown_customer_is_422_and_moves_nothing(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    home = await make_customer(session)
+    lead = await make_lead(session, customer_id=home.id, received_at=T0)
+    booking = await make_booking(session, customer=home, start=0, end=1, lead_id=lead.id)
+    await session.commit()
+    response = await client.patch(f"/api/leads/{lead.id}", json={"customer_id": 9999})
+    assert response.status_code == 422, response.text
+    assert _fields(response) == ["body.customer_id"]
+    assert (await client.get(f"/api/bookings/{booking.id}")).json()["customer_id"] == home.id

@@ -92,8 +92,9 @@ async def update_lead(session: AsyncSession, *, lead_id: int, data: LeadUpdate) 
     recount: set[int | None] = {lead.customer_id}
     target = changes.get("customer_id", lead.customer_id)
     if target != lead.customer_id and target is not None:
-        recount |= await _move_bookings(session, lead_id=lead_id, customer_id=target)
+        bookings = await lock_rows(session, Booking, Booking.lead_id == lead_id)
         await customer_service.require_customer(session, customer_id=target)
+        recount |= await _move_bookings(session, bookings, customer_id=target)
     _apply(lead, changes)
     await session.flush()
     # A new customer or a new received_at moves counters; recounting every side is cheap.
@@ -108,17 +109,16 @@ def _apply(lead: Lead, changes: dict[str, Any]) -> None:
 
 
 async def _move_bookings(
-    session: AsyncSession, *, lead_id: int, customer_id: int
+    session: AsyncSession, booking_ids: list[int], *, customer_id: int
 ) -> set[int | None]:
-    """Put the lead's bookings on `customer_id`; return the customers they were on."""
-    ids = await lock_rows(session, Booking, Booking.lead_id == lead_id)
-    if not ids:
+    """Put the (locked) bookings on `customer_id`; return the customers they were on."""
+    if not booking_ids:
         return set()
-    previous = await session.execute(select(Booking.customer_id).where(Booking.id.in_(ids)))
+    previous = await session.execute(select(Booking.customer_id).where(Booking.id.in_(booking_ids)))
     owners: set[int | None] = set(previous.scalars())
     await session.execute(
         update(Booking)
-        .where(Booking.id.in_(ids))
+        .where(Booking.id.in_(booking_ids))
         .values(customer_id=customer_id)
         .execution_options(synchronize_session=False)
     )
