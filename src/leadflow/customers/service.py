@@ -3,9 +3,10 @@
 Deleting a customer (`delete_customer`) keeps everything a client was told exists, or refuses:
 its leads and email threads stay, detached from the customer (customer_id null; the threads
 become unmatched, so automatic matching may place them again); its bookings make the delete a
-409 unless `force`, which deletes them with the customer. The customer row is locked first
-against anything new referencing it, so what was counted is exactly what is deleted, and a
-booking made at the same moment either lands before (and the delete sees it) or finds the
+409 unless `force`, which deletes them with the customer. The customer row is locked FOR
+UPDATE (after its leads, bookings and threads: the one lock order) before the bookings are
+counted, so nothing new can reference it: what was counted is exactly what is deleted, and a
+booking made at the same moment either lands first (and the delete sees it) or finds the
 customer gone (422).
 """
 
