@@ -35,7 +35,6 @@ from leadflow.leads.ingest import (
     ingest_leads,
     open_original,
 )
-from leadflow.leads.parsers import ParsedLead
 from leadflow.leads.repair import REPAIRABLE, Repair, plan_repair, snapshot
 from leadflow.mail.stored import message_from_row
 from leadflow.matching.processor import rematch_after_sync
@@ -140,7 +139,7 @@ async def _repair_batch(
     if not rows:
         return None
     relink: list[Lead] = []
-    fill: list[tuple[int, ParsedLead]] = []
+    fill: list[tuple[int, Lead]] = []
     for lead, message, gmail_thread_id in rows:
         report.leads_reparsed += 1
         parsed = find_lead(message_from_row(message, gmail_thread_id=gmail_thread_id), settings)
@@ -157,7 +156,7 @@ async def _repair_batch(
         if "email" in repair.changes and "customer_id" not in lead.edited_fields:
             relink.append(lead)
         elif repair.changes and lead.customer_id is not None:
-            fill.append((lead.customer_id, _as_parsed(lead)))
+            fill.append((lead.customer_id, lead))
     await session.flush()
     touched = await _relink(session, relink, report)
     await fill_customer_fields(session, fill)
@@ -170,7 +169,8 @@ async def _relink(session: AsyncSession, leads: list[Lead], report: RescanReport
     if not leads:
         return set()
     ingest_report = LeadIngestReport()
-    ids = await ensure_customers(session, [_as_parsed(lead) for lead in leads], ingest_report)
+    # The lead's own columns, so a person's edit of its name or phone is what fills the customer.
+    ids = await ensure_customers(session, leads, ingest_report)
     report.customers_created += ingest_report.customers_created
     touched: set[int] = set()
     for lead in leads:
@@ -206,19 +206,6 @@ def _columns(lead: Lead) -> dict[str, Any]:
     return {name: getattr(lead, name) for name in (*REPAIRABLE, "needs_review")}
 
 
-def _as_parsed(lead: Lead) -> ParsedLead:
-    """The lead's current contact data (a person's edits included), as ingest's input."""
-    return ParsedLead(
-        source=lead.source,
-        name=lead.name,
-        email=lead.email,
-        phone=lead.phone,
-        address=lead.address,
-        postal_code=lead.postal_code,
-        city=lead.city,
-    )
-
-
 def _count(report: RescanReport, lead_id: int, repair: Repair) -> None:
     report.fields_filled.update(repair.filled)
     report.fields_corrected.update(repair.corrected)
@@ -244,7 +231,8 @@ async def _leads_with_mail(
         .where(Lead.id > after_id, Lead.id <= up_to)
         .order_by(Lead.id)
         .limit(REPAIR_BATCH)
-        .with_for_update(of=Lead)
+        # FOR NO KEY UPDATE, as models.locks takes it: leads first, customers last.
+        .with_for_update(of=Lead, key_share=True)
     )
     return [(lead, msg, gid) for lead, msg, gid in (await session.execute(stmt)).all()]
 
