@@ -21,13 +21,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadflow.db import transaction
-from leadflow.models import IngestMode, IngestStatus, Mailbox, MailProvider, utcnow
+from leadflow.models import IngestMode, IngestStatus, Mailbox, utcnow
 from leadflow.settings import Settings
 from leadflow.sync.full import run_full
 from leadflow.sync.gmail import GmailClient, GmailError, create_http_client
 from leadflow.sync.gmail.auth import load_credentials
 from leadflow.sync.incremental import run_incremental
 from leadflow.sync.lease import DEFAULT_POLL_SECONDS, DEFAULT_TTL, LeaseLost, MailboxLease
+from leadflow.sync.mailboxes import GmailNotConfigured, ensure_mailbox, sync_target
 from leadflow.sync.pipeline import (
     MessageProcessor,
     NoProgress,
@@ -43,16 +44,6 @@ from leadflow.sync.store import LabelChange, apply_label_changes, existing_messa
 log = logging.getLogger(__name__)
 
 GmailClientFactory = Callable[[Settings], AbstractAsyncContextManager[GmailClient]]
-
-
-class GmailNotConfigured(Exception):
-    """Gmail sync was asked for but LEADFLOW_GMAIL_CREDENTIALS is not set."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Gmail is not configured: set LEADFLOW_GMAIL_CREDENTIALS to a Google credentials "
-            "file (see `leadflow gmail authorize`)"
-        )
 
 
 @asynccontextmanager
@@ -95,20 +86,6 @@ class SyncResult:
     @property
     def ok(self) -> bool:
         return self.status is not IngestStatus.FAILED
-
-
-async def ensure_mailbox(
-    sessionmaker: async_sessionmaker[AsyncSession], *, email: str, provider: MailProvider
-) -> Mailbox:
-    """Return the mailbox row for `email`, creating it (with `provider`) when missing."""
-    email = email.strip().lower()
-    async with transaction(sessionmaker) as session:
-        mailbox = await session.scalar(select(Mailbox).where(Mailbox.email == email))
-        if mailbox is None:
-            mailbox = Mailbox(email=email, provider=provider)
-            session.add(mailbox)
-            await session.flush()
-    return mailbox
 
 
 @dataclass
@@ -302,19 +279,19 @@ async def start_sync(
     lease_ttl: timedelta = DEFAULT_TTL,
     poll_seconds: float = DEFAULT_POLL_SECONDS,
 ) -> SyncJob:
-    """Take the mailbox's lease and open a run row; raise LeaseHeld or GmailNotConfigured.
+    """Take the mailbox's lease and open a run row.
 
-    Without a `client_factory`, the Gmail client is built from Settings (which must name a
-    credentials file). Runs a previous process left `running` are closed as interrupted.
+    Raises LeaseHeld, GmailNotConfigured, MailboxNotConfigured or MailboxKindConflict (see
+    `mailboxes`) before anything is written but the mailbox row. Without a `client_factory`,
+    the Gmail client is built from Settings (which must name a credentials file). Runs a
+    previous process left `running` are closed as interrupted.
     """
     if mbox is None and client_factory is None:
         if settings.gmail_credentials is None:
             raise GmailNotConfigured
         client_factory = open_gmail_client
-    provider = MailProvider.MBOX if mbox is not None else MailProvider.GMAIL
-    mailbox = await ensure_mailbox(
-        sessionmaker, email=email or settings.gmail_user, provider=provider
-    )
+    target, provider = sync_target(settings, email=email, mbox=mbox is not None)
+    mailbox = await ensure_mailbox(sessionmaker, email=target, provider=provider)
     lease = await MailboxLease.acquire(
         sessionmaker,
         mailbox_id=mailbox.id,
