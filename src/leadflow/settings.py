@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     sync_batch_size: int = Field(
         200, ge=1, le=5_000, description="Messages stored per committed batch during a sync."
     )
+    sync_lease_seconds: float = Field(
+        120.0,
+        ge=1,
+        le=3_600,
+        description="Lifetime of a sync's mailbox lease; renewed every third of it. Another "
+        "process may take the mailbox over once it expires unrenewed.",
+    )
     # Lead sources (issue #4): a new platform is one entry here plus one parser module.
     lead_senders: dict[str, list[str]] = Field(
         default_factory=lambda: {

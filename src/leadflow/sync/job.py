@@ -27,7 +27,7 @@ from leadflow.sync.full import run_full
 from leadflow.sync.gmail import GmailClient, GmailError, create_http_client
 from leadflow.sync.gmail.auth import load_credentials
 from leadflow.sync.incremental import run_incremental
-from leadflow.sync.lease import DEFAULT_POLL_SECONDS, DEFAULT_TTL, LeaseLost, MailboxLease
+from leadflow.sync.lease import DEFAULT_POLL_SECONDS, LeaseLost, MailboxLease
 from leadflow.sync.mailboxes import GmailNotConfigured, ensure_mailbox, sync_target
 from leadflow.sync.pipeline import (
     MessageProcessor,
@@ -142,11 +142,23 @@ class SyncJob:
             await self.run.save(session)
 
     async def mark_succeeded(self, session: AsyncSession, *, cursor: str | None) -> None:
-        """Record success on the mailbox row (and move the cursor) in the caller's transaction."""
+        """Record success on the mailbox row (and move the cursor) in the caller's transaction.
+
+        The caller's transaction is fenced, so the mailbox row is ours and locked. The cursor
+        only ever moves forward: Gmail history ids are increasing integers.
+        """
         values: dict[str, object] = {"last_sync_succeeded_at": utcnow(), "last_error": None}
         if cursor is not None:
-            values["sync_cursor"] = cursor
-            self.mailbox.sync_cursor = cursor
+            current = await session.scalar(
+                select(Mailbox.sync_cursor).where(Mailbox.id == self.mailbox.id)
+            )
+            if cursor_is_later(cursor, than=current):
+                values["sync_cursor"] = cursor
+                self.mailbox.sync_cursor = cursor
+            elif cursor != current:
+                log.warning(
+                    "%s: cursor stays at %s, not back to %s", self.mailbox.email, current, cursor
+                )
         await session.execute(
             update(Mailbox)
             .where(Mailbox.id == self.mailbox.id)
@@ -193,7 +205,10 @@ class SyncJob:
                 continue
             try:
                 async with transaction(self.sessionmaker) as session:
+                    await self.lease.fence(session)
                     await finish(session, self.mailbox)
+            except LeaseLost:
+                raise
             except Exception as exc:
                 # Like a failing batch processor: logged in the run, the stored mail stays.
                 log.exception("finishing %s failed", type(processor).__name__)
@@ -235,29 +250,48 @@ class SyncJob:
         if self._client is not None:
             self.run.set_client_stats(api_calls=calls, retries=retries)
         async with transaction(self.sessionmaker) as session:
+            # Fenced like every write: a sync that lost its lease must not report success.
+            await self.lease.fence(session)
             # Freed with the final run row: whoever sees the run finished may start the next.
             await self.lease.release_in(session)
             return await self.run.finish(session, status)
 
     async def _fail(self, reason: str) -> IngestStatus:
+        """Close the run as failed; note the error on the mailbox only while the lease is ours."""
         self.run.note(reason)
         try:
             calls, retries = self._client_stats()
             if self._client is not None:
                 self.run.set_client_stats(api_calls=calls, retries=retries)
             async with transaction(self.sessionmaker) as session:
-                await self.lease.release_in(session)
-                await self.run.finish(session, IngestStatus.FAILED)
+                await self.lease.stop_renewing()
+                # One conditional UPDATE: error noted and lease freed only if still ours, so a
+                # sync that was taken over leaves the newer sync's mailbox state alone.
                 await session.execute(
                     update(Mailbox)
-                    .where(Mailbox.id == self.mailbox.id)
-                    .values(last_error=reason[:2000])
+                    .where(Mailbox.id == self.mailbox.id, Mailbox.lease_owner == self.lease.owner)
+                    .values(last_error=reason[:2000], lease_owner=None, lease_expires_at=None)
                     .execution_options(synchronize_session=False)
                 )
+                return await self.run.finish(session, IngestStatus.FAILED)
         except Exception:
             # The database itself may be what failed; the next run closes this row (interrupted).
             log.warning("could not record the failed run %s", self.run.run_id, exc_info=True)
         return IngestStatus.FAILED
+
+
+def cursor_is_later(cursor: str, *, than: str | None) -> bool:
+    """True when history id `cursor` comes after `than` (compared as integers)."""
+    if than is None:
+        return True
+    try:
+        current = int(than)
+    except ValueError:
+        return True  # not a history id: anything real replaces it
+    try:
+        return int(cursor) > current
+    except ValueError:
+        return False
 
 
 def _describe(exc: BaseException) -> str:
@@ -276,7 +310,7 @@ async def start_sync(
     processors: Sequence[MessageProcessor] | None = None,
     progress: Progress | None = None,
     client_factory: GmailClientFactory | None = None,
-    lease_ttl: timedelta = DEFAULT_TTL,
+    lease_ttl: timedelta | None = None,
     poll_seconds: float = DEFAULT_POLL_SECONDS,
 ) -> SyncJob:
     """Take the mailbox's lease and open a run row.
@@ -296,7 +330,7 @@ async def start_sync(
         sessionmaker,
         mailbox_id=mailbox.id,
         email=mailbox.email,
-        ttl=lease_ttl,
+        ttl=lease_ttl or timedelta(seconds=settings.sync_lease_seconds),
         wait=wait,
         poll_seconds=poll_seconds,
     )
@@ -352,7 +386,7 @@ async def sync_mailbox(
     processors: Sequence[MessageProcessor] | None = None,
     progress: Progress | None = None,
     client_factory: GmailClientFactory | None = None,
-    lease_ttl: timedelta = DEFAULT_TTL,
+    lease_ttl: timedelta | None = None,
     poll_seconds: float = DEFAULT_POLL_SECONDS,
 ) -> SyncResult:
     """Start and run one sync (see `start_sync`)."""
