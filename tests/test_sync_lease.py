@@ -25,8 +25,8 @@ from leadflow.models import (
     utcnow,
 )
 from leadflow.settings import Settings
-from leadflow.sync.mailboxes import ensure_mailbox
 from leadflow.sync.lease import LeaseHeld, LeaseLost, MailboxLease, owner_is_dead, process_scope
+from leadflow.sync.mailboxes import ensure_mailbox
 from tests.fakes.gmail import FakeMailbox
 from tests.sync_helpers import GMAIL_USER, Harness, fake_client_factory, sync_settings
 

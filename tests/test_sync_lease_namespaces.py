@@ -55,15 +55,42 @@ def free_pid() -> int:
     raise AssertionError("no free pid found")
 
 
+UNSHARE = shutil.which("unshare")
+# A user namespace too, so that creating the PID namespace and writing ns_last_pid in it need
+# no privileges outside.
+NEW_PID_NAMESPACE = ["--user", "--map-root-user", "--pid", "--fork", "--mount-proc"]
+
+
 def namespaces_available() -> bool:
-    if shutil.which("unshare") is None or not Path("/proc/self/ns/pid").exists():
+    if UNSHARE is None or not Path("/proc/self/ns/pid").exists():
         return False
-    probe = subprocess.run(
-        ["unshare", "--user", "--map-root-user", "--pid", "--fork", "--mount-proc", "true"],
-        capture_output=True,
-        check=False,
-    )
+    command = [UNSHARE, *NEW_PID_NAMESPACE, "true"]
+    probe = subprocess.run(command, capture_output=True, check=False)  # noqa: S603 - our own
     return probe.returncode == 0
+
+
+def start_holder(
+    pid: int, database_url: str, mailbox_id: int, log: Path
+) -> subprocess.Popen[bytes]:
+    """Run HOLDER as `pid` inside a new PID namespace (ns_last_pid picks the next pid)."""
+    assert UNSHARE is not None
+    script = (
+        f"echo {pid - 1} > /proc/sys/kernel/ns_last_pid && "
+        f"{sys.executable} -c '{HOLDER}' {database_url} {mailbox_id}"
+    )
+    with log.open("wb") as errors:
+        return subprocess.Popen(  # noqa: S603 - every argument is the test's own
+            [UNSHARE, *NEW_PID_NAMESPACE, "sh", "-c", script],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            cwd=REPO,
+            env={k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")},
+        )
+
+
+def pid_exists(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
 
 
 async def lease_owner(sessionmaker: async_sessionmaker[AsyncSession], mailbox_id: int) -> str:
@@ -79,21 +106,8 @@ async def test_a_live_holder_in_another_pid_namespace_keeps_its_lease(
 ) -> None:
     box = await ensure_mailbox(sessionmaker, email=GMAIL_USER, provider=MailProvider.GMAIL)
     pid = free_pid()
-    script = (
-        f"echo {pid - 1} > /proc/sys/kernel/ns_last_pid && "
-        f"{sys.executable} -c '{HOLDER}' {database_url} {box.id}"
-    )
     errors = tmp_path / "holder.log"
-    with errors.open("wb") as log:
-        holder = subprocess.Popen(
-            ["unshare", "--user", "--map-root-user", "--pid", "--fork", "--mount-proc"]
-            + ["sh", "-c", script],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            cwd=REPO,
-            env={k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")},
-        )
+    holder = start_holder(pid, database_url, box.id, errors)
     assert holder.stdin is not None
     assert holder.stdout is not None
     try:
@@ -101,7 +115,7 @@ async def test_a_live_holder_in_another_pid_namespace_keeps_its_lease(
         assert line[:2] == ["held", str(pid)], errors.read_text()
         owner = line[2]
         assert owner.split(":")[:2] == [os.uname().nodename, str(pid)]
-        assert not Path(f"/proc/{pid}").exists()  # no such pid on our side of the boundary
+        assert not pid_exists(pid)  # no such pid on our side of the namespace boundary
 
         with pytest.raises(LeaseHeld):
             await MailboxLease.acquire(sessionmaker, mailbox_id=box.id, email=box.email)
