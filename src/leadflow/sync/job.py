@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from leadflow.db import transaction
 from leadflow.models import IngestMode, IngestStatus, Mailbox, utcnow
 from leadflow.settings import Settings
+from leadflow.sync.fetch import DEFAULT_FETCH_BYTES
 from leadflow.sync.full import run_full
 from leadflow.sync.gmail import GmailClient, GmailError, create_http_client
 from leadflow.sync.gmail.auth import load_credentials
@@ -103,6 +104,7 @@ class SyncJob:
     progress: Progress = field(default_factory=NoProgress)
     client_factory: GmailClientFactory = open_gmail_client
     fetch_chunk: int = 100
+    fetch_bytes: int = DEFAULT_FETCH_BYTES
     _client: GmailClient | None = None
 
     @property
@@ -138,7 +140,7 @@ class SyncJob:
             changed = await apply_label_changes(
                 session, mailbox_id=self.mailbox.id, changes=changes
             )
-            self.run.updated += changed
+            self.run.updated += changed.relabelled + changed.removed
             await self.run.save(session)
 
     async def mark_succeeded(self, session: AsyncSession, *, cursor: str | None) -> None:
@@ -223,8 +225,7 @@ class SyncJob:
         async with self.client_factory(self.settings) as client:
             self._client = client
             if self.run.mode is IngestMode.FULL:
-                # An explicit --full on a synced mailbox also refreshes stored messages' labels.
-                await run_full(self, client, refresh_existing=self.mailbox.sync_cursor is not None)
+                await run_full(self, client)
             else:
                 await run_incremental(self, client)
 
@@ -372,6 +373,7 @@ async def start_sync(
         client_factory=client_factory or open_gmail_client,
         # Fetch no more ahead than one batch holds, so a failure loses at most a batch of work.
         fetch_chunk=min(settings.sync_batch_size, 100),
+        fetch_bytes=settings.sync_fetch_bytes,
     )
 
 
