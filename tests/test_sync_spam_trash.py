@@ -186,6 +186,7 @@ async def test_a_full_resync_after_lost_history_applies_the_same_rule(
     spam = fake.deliver(customer_mail(3), labels=["SPAM"])
     await sync(harness)
     fake.report_spam(messages[0].id)
+    await sync(harness)
     fake.trash(messages[1].id)
     fake.not_spam(spam.id)
     fake.expire_history(fake.history_id)
