@@ -11,31 +11,34 @@ together. A message larger than that is fetched on its own, with nothing else in
 The probe also answers whether a message is hidden (spam, trash: never stored) before its body
 is downloaded. It costs a messages.get (5 quota units) per message: the price of knowing the
 size, since messages.list and history carry no sizes.
+
+A chunk of one message (a large one) is fetched with a single messages.get rather than a batch
+of one, whose multipart answer would be copied several times over while being taken apart, and
+its base64url text is decoded without intermediate copies. The HTTP client's response objects
+sit in a reference cycle, so after a large download the garbage collector is run at once
+rather than whenever it next gets round to it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import binascii
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from leadflow.sync.gmail import (
-    GmailBadRequest,
-    GmailClient,
-    GmailError,
-    GmailNotFound,
-    decode_raw,
-)
+from leadflow.sync.gmail import GmailBadRequest, GmailClient, GmailError, GmailNotFound
 from leadflow.sync.pipeline import RawMessage, SkippedMessage, SourceItem
 from leadflow.sync.store import is_hidden
 
 log = logging.getLogger(__name__)
 
 DEFAULT_FETCH_BYTES = 16 * 1024 * 1024
+LARGE_DOWNLOAD = 1024 * 1024  # from here on the garbage collector runs after the download
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +142,20 @@ class Fetcher:
         Any other failure (auth, permission, retries exhausted) is raised, so no message is
         silently lost.
         """
-        results = await _with_second_round(self.client, ids, "raw")
+        if len(ids) == 1:
+            results: list[dict[str, Any] | GmailError | None] = [
+                await _get_one(self.client, ids[0])
+            ]
+        else:
+            results = await _with_second_round(self.client, ids, "raw")
+        items = self._items(ids, results)
+        if sum(len(item.raw) for item in items if isinstance(item, RawMessage)) >= LARGE_DOWNLOAD:
+            gc.collect()
+        return items
+
+    def _items(
+        self, ids: Sequence[str], results: list[dict[str, Any] | GmailError | None]
+    ) -> list[SourceItem]:
         items: list[SourceItem] = []
         for index, message_id in enumerate(ids):
             result, results[index] = results[index], None  # drop each response once decoded
@@ -176,13 +192,49 @@ async def _with_second_round(
     return results
 
 
+async def _get_one(client: GmailClient, message_id: str) -> dict[str, Any] | GmailError:
+    """One messages.get (format raw), with the second round of `_with_second_round`."""
+    for round_ in (1, 2):
+        try:
+            return await client.get_message(message_id, format="raw")
+        except GmailError as error:
+            if error.permanent or round_ == 2:
+                return error
+    raise AssertionError("unreachable")
+
+
+# Base64url to base64, dropping whitespace: one str.translate, no further copies.
+_BASE64URL = str.maketrans({"-": "+", "_": "/", " ": None, "\t": None, "\r": None, "\n": None})
+
+
+def take_raw(message: dict[str, Any]) -> bytes:
+    """Take Gmail's `raw` (base64url, padding optional) out of `message`, decoded.
+
+    The text is as large as the mail: it leaves the dict first, and each copy is dropped as
+    soon as the next exists, so at most two are alive at once.
+    """
+    text = message.pop("raw", None)
+    if not isinstance(text, str):
+        raise ValueError("message has no raw field")
+    translated = text.translate(_BASE64URL)
+    del text
+    end = len(translated)
+    while end and translated[end - 1] == "=":
+        end -= 1
+    if end == len(translated) and end % 4:
+        translated += "=" * (-end % 4)
+    try:
+        return binascii.a2b_base64(translated, strict_mode=False)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("message raw field is not valid base64url") from exc
+
+
 def raw_message(message_id: str, message: dict[str, Any]) -> SourceItem:
     """The pipeline's view of a message fetched with format raw (skipped when unreadable)."""
     try:
-        raw = decode_raw(message)
+        raw = take_raw(message)
     except ValueError as exc:
         return SkippedMessage(message_id, f"unreadable raw message: {exc}")
-    message.pop("raw", None)  # the base64 text is as large as the mail: let it go now
     return RawMessage(
         raw=raw,
         gmail_message_id=str(message.get("id") or message_id),
