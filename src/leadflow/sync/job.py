@@ -337,6 +337,7 @@ async def start_sync(
     )
     try:
         async with transaction(sessionmaker) as session:
+            await lease.fence(session)
             interrupted = await close_interrupted_runs(session, mailbox_id=mailbox.id)
             if interrupted:
                 log.warning("closed %d interrupted run(s) of %s", interrupted, mailbox.email)

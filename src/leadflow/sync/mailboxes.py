@@ -52,10 +52,12 @@ class MailboxKindConflict(Exception):
 
     def __init__(self, email: str, provider: MailProvider, wanted: MailProvider) -> None:
         if wanted is MailProvider.MBOX:
-            hint = "import the mbox file into another mailbox with --mailbox"
+            kind = "the Gmail mailbox"
+            hint = "import the mbox file into another (archive) mailbox with --mailbox"
         else:
-            hint = "its rows were imported from an mbox file and cannot be synced from Gmail"
-        super().__init__(f"{email} is a {provider.value} mailbox; {hint}")
+            kind = "an mbox archive"
+            hint = "its mail was imported from an mbox file, and Gmail mail is never mixed in"
+        super().__init__(f"{email} is {kind}; {hint}")
         self.email = email
         self.provider = provider
         self.wanted = wanted
