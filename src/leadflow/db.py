@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Boolean, String, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -18,6 +18,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from leadflow.settings import Settings
 
@@ -87,6 +90,60 @@ def create_engine(settings: Settings, *, application_name: str = "leadflow") -> 
     )
 
 
+class unicode_lower(FunctionElement[str]):
+    """lower() that folds every letter (Ø, Æ, Å too) on both databases.
+
+    SQLite's own lower() folds only A-Z, so `?q=Østergaard` found nothing there while
+    PostgreSQL (lower() by the database's UTF-8 ctype) found the customer. SQLite connections
+    get a Python function instead (`_install_sqlite_pragmas`). Chosen over a stored folded
+    column: nothing to keep current in every writer (the lead ingest fills names with SQL
+    upserts), and a `%term%` search scans either way, so an index on it would not be used.
+    """
+
+    type = String()
+    inherit_cache = True
+    name = "unicode_lower"
+
+
+SQLITE_LOWER = "leadflow_lower"
+
+
+@compiles(unicode_lower)
+def _lower_default(element: unicode_lower, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(unicode_lower, "sqlite")
+def _lower_sqlite(element: unicode_lower, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{SQLITE_LOWER}({compiler.process(element.clauses, **kw)})"
+
+
+class contains_folded(FunctionElement[bool]):
+    """`column` matches the LIKE `pattern` (escape character backslash) ignoring case, Ø and Æ
+    included. PostgreSQL: `column ILIKE pattern`, which a trigram index on the column serves;
+    SQLite: the Python-folded `unicode_lower(column) LIKE pattern`."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "contains_folded"
+
+
+@compiles(contains_folded)
+def _contains_folded_default(element: contains_folded, compiler: SQLCompiler, **kw: Any) -> str:
+    column, pattern = (compiler.process(c, **kw) for c in element.clauses)
+    return f"{column} ILIKE {pattern} ESCAPE '\\'"
+
+
+@compiles(contains_folded, "sqlite")
+def _contains_folded_sqlite(element: contains_folded, compiler: SQLCompiler, **kw: Any) -> str:
+    column, pattern = (compiler.process(c, **kw) for c in element.clauses)
+    return f"{SQLITE_LOWER}({column}) LIKE {pattern} ESCAPE '\\'"
+
+
+def _python_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _install_sqlite_pragmas(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
     """Enforce foreign keys, use WAL, and start every transaction with BEGIN IMMEDIATE.
 
@@ -104,6 +161,7 @@ def _install_sqlite_pragmas(engine: AsyncEngine, *, busy_timeout_ms: int) -> Non
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        dbapi_connection.create_function(SQLITE_LOWER, 1, _python_lower, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -136,6 +194,21 @@ async def analyze_tables(
             await session.execute(text(f"ANALYZE {', '.join(tables)}"))
     except Exception:
         log.warning("ANALYZE of %s failed", ", ".join(tables), exc_info=True)
+
+
+# PostgreSQL gave up one of two colliding transactions; the other went through. Nothing of the
+# loser was stored, and the same request may simply be sent again.
+CONCURRENCY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE PostgreSQL reported for a database error (None for SQLite and others)."""
+    orig = getattr(exc, "orig", None)
+    for err in (orig, getattr(orig, "__cause__", None)):
+        code = getattr(err, "sqlstate", None)
+        if isinstance(code, str):
+            return code
+    return None
 
 
 def is_connection_error(exc: BaseException) -> bool:

@@ -21,7 +21,7 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from leadflow.models.base import Base, JSONType, Timestamps, UTCDateTime, utcnow
 from leadflow.models.enums import (
@@ -135,7 +135,18 @@ class Lead(Timestamps, Base):
     task_type: Mapped[str | None] = mapped_column(String(100))
     contact_type: Mapped[str | None] = mapped_column(String(50))
     preferred_date: Mapped[date | None] = mapped_column(Date)
+    preferred_date_text: Mapped[str | None] = mapped_column(String(200))
     message: Mapped[str | None] = mapped_column(Text)
+    # Labelled answers no column takes (label as written -> value): nothing a lead says is lost.
+    details: Mapped[dict[str, str]] = mapped_column(
+        JSONType, default=dict, server_default=text("'{}'"), nullable=False
+    )
+    # What the parser read at the last parse (NULL: made by hand, or parsed before 0005), and
+    # the fields a person has set through the API: `leads rescan` never overwrites those.
+    parsed: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    edited_fields: Mapped[list[str]] = mapped_column(
+        JSONType, default=list, server_default=text("'[]'"), nullable=False
+    )
     status: Mapped[LeadStatus] = mapped_column(
         _enum(LeadStatus, "status"), default=LeadStatus.NEW, server_default=LeadStatus.NEW.value
     )
@@ -252,7 +263,9 @@ class Booking(Timestamps, Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    # RESTRICT: a customer with bookings cannot be deleted behind the API's back; the API's
+    # forced delete removes the bookings it counted itself (customers.service.delete_customer).
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"))
     service_type: Mapped[str | None] = mapped_column(String(100))
     address: Mapped[str | None] = mapped_column(String(300))
@@ -263,6 +276,19 @@ class Booking(Timestamps, Base):
         _enum(BookingStatus, "status"), default=BookingStatus.SCHEDULED
     )
     notes: Mapped[str | None] = mapped_column(Text)
+
+    @validates("team")
+    def _normalise_team(self, _key: str, value: str) -> str:
+        return normalise_team(value)
+
+
+def normalise_team(team: str) -> str:
+    """The stored form of a team name (trimmed, lower-cased): teams compare case-insensitively.
+
+    The exclusion constraint compares stored names, so every writer must store this form; the
+    API schema lower-cases too, and `Booking.team` applies it to any other ORM write.
+    """
+    return team.strip().lower()
 
 
 # Indexes in the lists' own order (newest first, undated last), so a page is read straight off
