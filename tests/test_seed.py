@@ -15,7 +15,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from leadflow.db import create_engine, create_sessionmaker
-from leadflow.leads.ingest import _open_original
+from leadflow.leads.ingest import open_original
 from leadflow.maintenance import seed as seed_module
 from leadflow.maintenance import seed_write
 from leadflow.maintenance.seed import NonSeedData, seed_database
@@ -147,7 +147,7 @@ async def test_duplicates_follow_the_ingest_rule(rolled_back: AsyncSession) -> N
     for lead in leads:
         # As at ingest: the lead itself and those that arrived after it do not count as earlier.
         later = [i for i in later_of[lead.email] if i >= lead.id]
-        original = await _open_original(
+        original = await open_original(
             rolled_back, email=lead.email, received_at=lead.received_at, exclude_ids=later
         )
         assert lead.duplicate_of_id == original, lead

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from sqlalchemy import Column, Index, MetaData, PrimaryKeyConstraint, UniqueConstraint, text
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 
 from leadflow.maintenance.report_pg import index_catalog
@@ -94,12 +95,21 @@ def declared_indexes(metadata: MetaData, dialect: str) -> list[DeclaredIndex]:
 
 
 def _column_name(expression: Any) -> str:
-    """A declared index element as the catalog names it: the column (order and NULLS aside)."""
+    """A declared index element as the catalog spells it: the column (or expression), then
+    DESC, then a NULLS placement only where it is not the direction's default."""
+    modifiers = set()
     while isinstance(expression, UnaryExpression):
+        modifiers.add(expression.modifier)
         expression = expression.element
-    if isinstance(expression, Column):
-        return str(expression.name)
-    return str(expression)
+    name = str(expression.name) if isinstance(expression, Column) else str(expression)
+    descending = operators.desc_op in modifiers
+    if descending:
+        name += " DESC"
+    if descending and operators.nulls_last_op in modifiers:
+        name += " NULLS LAST"
+    elif not descending and operators.nulls_first_op in modifiers:
+        name += " NULLS FIRST"
+    return name
 
 
 async def actual_indexes(conn: AsyncConnection) -> list[ActualIndex]:

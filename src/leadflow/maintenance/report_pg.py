@@ -36,7 +36,8 @@ _TABLES = text(
     """
 )
 
-# Index columns by name; an expression column shows as its definition.
+# Index columns by name (an expression as its definition), with DESC and a NULLS placement
+# that is not the direction's default (indoption: bit 1 DESC, bit 2 NULLS FIRST).
 INDEX_CATALOG = text(
     """
     SELECT t.relname AS table, i.relname AS name, x.indisunique AS unique,
@@ -45,11 +46,11 @@ INDEX_CATALOG = text(
            con.conname AS constraint_name, con.contype AS constraint_type,
            pg_relation_size(i.oid) AS bytes, s.idx_scan AS scans,
            ARRAY(
-               SELECT CASE WHEN k.attnum = 0
-                           THEN pg_get_indexdef(x.indexrelid, k.ord::int, true)
-                           ELSE a.attname END
+               SELECT pg_get_indexdef(x.indexrelid, k.ord::int, true)
+                      || CASE WHEN x.indoption[k.ord - 1] & 1 = 1 THEN ' DESC' ELSE '' END
+                      || CASE x.indoption[k.ord - 1] & 3
+                             WHEN 1 THEN ' NULLS LAST' WHEN 2 THEN ' NULLS FIRST' ELSE '' END
                FROM unnest(x.indkey) WITH ORDINALITY AS k(attnum, ord)
-               LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
                WHERE k.ord <= x.indnkeyatts
                ORDER BY k.ord
            ) AS columns,

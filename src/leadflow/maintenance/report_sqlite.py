@@ -54,9 +54,11 @@ async def sqlite_indexes(conn: AsyncConnection, table: str) -> list[IndexStats]:
     """The indexes SQLite has on `table`, including those behind PRIMARY KEY and UNIQUE."""
     found: list[IndexStats] = []
     for row in (await conn.execute(text(f'PRAGMA index_list("{table}")'))).mappings():
+        info = await conn.execute(text(f'PRAGMA index_xinfo("{row["name"]}")'))
         columns = [
-            str(info["name"])
-            for info in (await conn.execute(text(f'PRAGMA index_info("{row["name"]}")'))).mappings()
+            str(column["name"]) + (" DESC" if column["desc"] else "")
+            for column in info.mappings()
+            if column["key"]
         ]
         found.append(
             IndexStats(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from leadflow.leads.ingest import DUPLICATE_WINDOW
+from leadflow.leads.repair import SNAPSHOT_FIELDS, to_json
 from leadflow.maintenance.sample_parts import CITIES, FIRST, FREEMAIL, HOMES, LAST, STREETS, TASKS
 from leadflow.maintenance.seed_plan import HISTORY, SEED_TAG, SeedPlan, ascii_local, recent_skewed
 from leadflow.models import OPEN_LEAD_STATUSES, LeadStatus
@@ -288,6 +289,11 @@ def lead_rows(leads: list[SeedLead], plan: SeedPlan, mailbox_id: int) -> list[di
                 "received_at": lead.received_at,
                 "created_at": created,
                 "updated_at": min(updated, plan.anchor),
+                "preferred_date_text": None,
+                "details": {"Etage": str(lead.rooms % 4)} if lead.source == "Rengøring.nu" else {},
+                "edited_fields": [],
             }
         )
+        # What the parser read, as the ingest keeps it: these are the values it stored.
+        rows[-1]["parsed"] = {name: to_json(rows[-1][name]) for name in SNAPSHOT_FIELDS}
     return rows

@@ -311,6 +311,12 @@ _newest_first(
     leading=EmailThread.customer_id,
 )
 _newest_first("ix_leads_status_received_at", Lead.received_at, leading=Lead.status)
+# GET /api/customers sorts descending with empty values last: a backward scan of the ascending
+# index would put them first, so PostgreSQL gets these too (SQLite sorts a page of a small table).
+Index("ix_customers_name_desc", Customer.name.desc().nulls_last()).ddl_if(dialect="postgresql")
+Index("ix_customers_last_contact_at_desc", Customer.last_contact_at.desc().nulls_last()).ddl_if(
+    dialect="postgresql"
+)
 _newest_first(
     "ix_email_threads_unmatched_last_message_at",
     EmailThread.last_message_at,

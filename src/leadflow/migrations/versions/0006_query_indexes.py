@@ -1,6 +1,7 @@
 """query indexes: every API list and the dashboard read through an index (issue #10)
 
-- customers: the list's sort orders (name, created_at, last_contact_at), status for the
+- customers: the list's sort orders (name, created_at, last_contact_at; descending with empty
+  values last on PostgreSQL), status for the
   dashboard, and trigram indexes for ?q= search on PostgreSQL (pg_trgm);
 - leads: received_at in the list's order (newest first, undated last), carrying status and
   duplicate_of_id so the dashboard counts read the index alone; source and needs_review filters;
@@ -40,6 +41,10 @@ def upgrade() -> None:
     op.create_index("ix_customers_last_contact_at", "customers", ["last_contact_at"])
     op.create_index("ix_customers_status", "customers", ["status"])
     if _postgres():
+        for column in ("name", "last_contact_at"):
+            op.create_index(
+                f"ix_customers_{column}_desc", "customers", [sa.text(f"{column} DESC NULLS LAST")]
+            )
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         for column in TRGM_COLUMNS:
             op.create_index(
@@ -111,6 +116,8 @@ def downgrade() -> None:
     if _postgres():
         for column in TRGM_COLUMNS:
             op.drop_index(f"ix_customers_{column}_trgm", table_name="customers")
+        for column in ("name", "last_contact_at"):
+            op.drop_index(f"ix_customers_{column}_desc", table_name="customers")
     op.drop_index("ix_customers_status", table_name="customers")
     op.drop_index("ix_customers_last_contact_at", table_name="customers")
     op.drop_index("ix_customers_created_at", table_name="customers")
