@@ -354,3 +354,34 @@ async def test_sqlite_is_analysed_and_optimised(
     assert result.suggestions.method == "none"
     assert result.report.dialect == "sqlite"
     assert await _count(scratch, "sqlite_master", "name = 'sqlite_stat1'") == 1
+
+
+@pytest.mark.postgres_only
+async def test_a_rule_that_fails_is_reported_and_the_others_still_run(
+    scratch: AsyncEngine, scratch_settings: Settings
+) -> None:
+    await _old_runs(scratch, mailbox="busy@rendetalje.dk", old=60, recent=0)
+    await _lead(scratch, customer=None, status="spam", age_days=400)
+    impatient = scratch_settings.model_copy(update={"db_statement_timeout": 1})
+    engine = create_engine(impatient, application_name="leadflow-tests")
+    try:
+        async with scratch.connect() as blocker:
+            # Another transaction holds the leads table against writers (and ANALYZE); readers
+            # still get in. The spam rule's delete and the table's ANALYZE time out.
+            await blocker.execute(text("LOCK TABLE leads IN SHARE MODE"))
+            result = await run_optimize(
+                engine, impatient, OptimizeOptions(now=NOW, drop_unused=False)
+            )
+            await blocker.rollback()
+    finally:
+        await engine.dispose()
+    rules = {r.rule: r for r in result.retention}
+    assert (rules["ingest_runs"].status, rules["ingest_runs"].rows) == ("deleted", 10)
+    assert rules["spam_leads"].status == "failed"
+    assert "timeout" in (rules["spam_leads"].note or "").lower()
+    assert rules["monitoring_events"].status == "skipped"
+    actions = {m.table: m.action for m in result.maintenance}
+    assert actions["leads"].startswith("analyze failed")
+    assert actions["customers"] == "analyze"
+    assert result.report is not None
+    assert await _count(scratch, "leads") == 1

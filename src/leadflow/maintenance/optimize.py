@@ -52,7 +52,7 @@ class OptimizeResult(BaseModel):
     retention: list[RetentionResult]
     maintenance: list[TableMaintenance]
     suggestions: Suggestions
-    report: DatabaseReport
+    report: DatabaseReport | None  # None when the report itself failed (see errors)
     errors: list[str]
 
 
@@ -60,6 +60,8 @@ async def optimize_database(settings: Settings, options: OptimizeOptions) -> Opt
     """Run every step on the configured database and return what each found and did."""
     engine = create_engine(settings, application_name="leadflow-optimize")
     try:
+        async with engine.connect():
+            pass  # an unreachable database is one error, not one per step
         return await run_optimize(engine, settings, options)
     finally:
         await engine.dispose()
@@ -95,8 +97,12 @@ async def run_optimize(
         suggestions = await _suggestions(engine, dry_run=options.dry_run)
     except Exception as exc:
         errors.append(_error("index suggestions", exc))
-    async with engine.connect() as conn:
-        report = await collect_report(conn)
+    report: DatabaseReport | None = None
+    try:
+        async with engine.connect() as conn:
+            report = await collect_report(conn)
+    except Exception as exc:
+        errors.append(_error("report", exc))
     return OptimizeResult(
         dialect=engine.dialect.name,
         dry_run=options.dry_run,

@@ -31,7 +31,8 @@ class TableMaintenance(BaseModel):
     live_rows: int | None
     dead_rows: int | None
     dead_ratio: float | None
-    action: str  # analyze | vacuum_analyze | sqlite_analyze (prefixed "would " in a dry run)
+    # analyze | vacuum_analyze | sqlite_analyze ("would …" in a dry run; "… failed: why")
+    action: str
     seconds: float | None = None
 
 
@@ -65,7 +66,12 @@ async def maintain_tables(
             if not dry_run:
                 started = time.monotonic()
                 command = "VACUUM (ANALYZE)" if action == "vacuum_analyze" else "ANALYZE"
-                await autocommit.execute(text(f'{command} "{row["name"]}"'))
+                try:
+                    await autocommit.execute(text(f'{command} "{row["name"]}"'))
+                except Exception as exc:
+                    # A table locked by someone else (or a timeout) must not stop the others.
+                    reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+                    item.action = f"{action} failed: {reason}"
                 item.seconds = round(time.monotonic() - started, 3)
             done.append(item)
     return done

@@ -145,4 +145,5 @@ def render_optimize(console: Console, result: OptimizeResult) -> None:
     )
     for error in result.errors:
         console.print(f"[red]{error}[/red]")
-    render_report(console, result.report)
+    if result.report is not None:
+        render_report(console, result.report)

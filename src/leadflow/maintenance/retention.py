@@ -39,7 +39,7 @@ class RetentionResult(BaseModel):
     table: str
     older_than_days: int
     cutoff: datetime | None
-    status: Literal["deleted", "dry_run", "skipped", "disabled"]
+    status: Literal["deleted", "dry_run", "skipped", "disabled", "failed"]
     rows: int  # deleted, or (dry run) that would be deleted
     batches: int
     note: str | None = None
@@ -57,28 +57,44 @@ async def apply_retention(
 ) -> list[RetentionResult]:
     """Run every rule (or, with `dry_run`, count what each would delete)."""
     batch = settings.maintenance_delete_batch
-    results = [
-        await _run(
-            engine,
-            _Rule("ingest_runs", "email_ingest_runs", settings.retention_ingest_runs_days),
-            now,
-            dry_run,
-            batch,
-            lambda cutoff: _ingest_runs_where(cutoff, settings.retention_ingest_runs_keep),
-            None,
+    runs = _Rule("ingest_runs", "email_ingest_runs", settings.retention_ingest_runs_days)
+    spam = _Rule("spam_leads", "leads", settings.retention_spam_leads_days)
+    keep = settings.retention_ingest_runs_keep
+    steps: list[tuple[_Rule, Callable[[], Awaitable[RetentionResult]]]] = [
+        (
+            runs,
+            lambda: _run(
+                engine, runs, now, dry_run, batch, lambda c: _ingest_runs_where(c, keep), None
+            ),
         ),
-        await _run(
-            engine,
-            _Rule("spam_leads", "leads", settings.retention_spam_leads_days),
-            now,
-            dry_run,
-            batch,
-            _spam_leads_where,
-            _recount_customers,
+        (spam, lambda: _run(engine, spam, now, dry_run, batch, _spam_leads_where, _recount)),
+        (
+            _Rule("monitoring_events", MONITORING_TABLE, settings.retention_monitoring_events_days),
+            lambda: _monitoring(engine, settings, now=now, dry_run=dry_run),
         ),
-        await _monitoring(engine, settings, now=now, dry_run=dry_run),
     ]
+    results = []
+    for rule, step in steps:
+        # One rule failing (a timeout, a lock) must not hide what the others did.
+        try:
+            results.append(await step())
+        except Exception as exc:
+            results.append(_failed(rule, exc))
     return results
+
+
+def _failed(rule: _Rule, exc: Exception) -> RetentionResult:
+    reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
+    return RetentionResult(
+        rule=rule.name,
+        table=rule.table,
+        older_than_days=rule.days,
+        cutoff=None,
+        status="failed",
+        rows=0,
+        batches=0,
+        note=f"{type(exc).__name__}: {reason} (batches committed before it stay deleted)",
+    )
 
 
 Where = Callable[[datetime], ColumnElement[bool]]
@@ -181,7 +197,7 @@ def _spam_leads_where(cutoff: datetime) -> ColumnElement[bool]:
     )
 
 
-async def _recount_customers(session: AsyncSession, customer_ids: list[Any]) -> None:
+async def _recount(session: AsyncSession, customer_ids: list[Any]) -> None:
     await refresh_counters(session, customer_ids)
 
 

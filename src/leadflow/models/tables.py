@@ -117,6 +117,9 @@ class Lead(Timestamps, Base):
         Index("ix_leads_mailbox_id_gmail_thread_id", "mailbox_id", "gmail_thread_id"),
         Index("ix_leads_source", "source"),
         Index("ix_leads_needs_review", "needs_review"),
+        # Deleting a lead sets these references to NULL: without an index, each delete reads
+        # the whole table (issue #10: retention deletes thousands).
+        Index("ix_leads_duplicate_of_id", "duplicate_of_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -259,6 +262,7 @@ class Booking(Timestamps, Base):
         # A customer's bookings in start order; the longest booking, which bounds a time
         # range's walk along start_time (bookings.service.starts_within_reach) (issue #10).
         Index("ix_bookings_customer_id_start_time", "customer_id", "start_time"),
+        Index("ix_bookings_lead_id", "lead_id"),
         Index("ix_bookings_duration", text("(end_time - start_time)")).ddl_if(dialect="postgresql"),
     )
 

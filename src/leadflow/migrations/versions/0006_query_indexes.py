@@ -9,7 +9,9 @@
   threads on their own;
 - leads by status newest first; bookings of a customer by start time, and the longest booking's
   length (PostgreSQL), which bounds a time range's walk along start_time;
-- email_ingest_runs: started_at, for the runs list and retention.
+- email_ingest_runs: started_at, for the runs list and retention;
+- the references to a lead (leads.duplicate_of_id, bookings.lead_id): deleting a lead (spam
+  retention) must find them without reading the whole table.
 
 Revision ID: 0006
 Revises: 0005
@@ -63,6 +65,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_leads_source", "leads", ["source"])
     op.create_index("ix_leads_needs_review", "leads", ["needs_review"])
+    op.create_index("ix_leads_duplicate_of_id", "leads", ["duplicate_of_id"])
+    op.create_index("ix_bookings_lead_id", "bookings", ["lead_id"])
     op.drop_index("ix_email_threads_last_message_at", table_name="email_threads")
     op.create_index(
         "ix_email_threads_last_message_at",
@@ -109,6 +113,8 @@ def downgrade() -> None:
     op.drop_index("ix_email_threads_unmatched_last_message_at", table_name="email_threads")
     op.drop_index("ix_email_threads_last_message_at", table_name="email_threads")
     op.create_index("ix_email_threads_last_message_at", "email_threads", ["last_message_at"])
+    op.drop_index("ix_bookings_lead_id", table_name="bookings")
+    op.drop_index("ix_leads_duplicate_of_id", table_name="leads")
     op.drop_index("ix_leads_needs_review", table_name="leads")
     op.drop_index("ix_leads_source", table_name="leads")
     op.drop_index("ix_leads_received_at", table_name="leads")
