@@ -13,6 +13,8 @@ from leadflow.api.deps import require_token
 from leadflow.api.routing import RetryingRoute
 from leadflow.db import create_engine, create_sessionmaker
 from leadflow.errors import install_error_handlers
+from leadflow.monitoring.metrics.instruments import mark_this_process_dead
+from leadflow.monitoring.wiring import install_monitoring
 from leadflow.settings import Settings
 
 
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
                     await loop_task
             await stop_sync_tasks(app)
             await engine.dispose()
+            mark_this_process_dead()
 
     app = FastAPI(
         title="leadflow",
@@ -90,6 +93,7 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
     app.router.route_class = RetryingRoute
     install_error_handlers(app)
     app.include_router(api_router())
+    install_monitoring(app)
     return app
 
 

@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadflow.db import transaction
 from leadflow.models import IngestMode, IngestStatus, Mailbox, MailProvider, utcnow
+from leadflow.monitoring.metrics.gmail import instrument_gmail_http, record_gmail_counters
+from leadflow.monitoring.outgoing import tag_outgoing
 from leadflow.settings import Settings
 from leadflow.sync.full import run_full
 from leadflow.sync.gmail import GmailClient, GmailError, create_http_client
@@ -61,10 +63,11 @@ async def open_gmail_client(settings: Settings) -> AsyncIterator[GmailClient]:
     if settings.gmail_credentials is None:
         raise GmailNotConfigured
     async with create_http_client(concurrency=settings.gmail_concurrency) as http:
+        instrument_gmail_http(tag_outgoing(http))
         credentials = load_credentials(
             settings.gmail_credentials, user=settings.gmail_user, http=http
         )
-        yield GmailClient(
+        client = GmailClient(
             base_url=settings.gmail_api_url,
             user=settings.gmail_user,
             http=http,
@@ -74,6 +77,10 @@ async def open_gmail_client(settings: Settings) -> AsyncIterator[GmailClient]:
             concurrency=settings.gmail_concurrency,
             batch_size=settings.gmail_batch_size,
         )
+        try:
+            yield client
+        finally:
+            record_gmail_counters(client.stats)
 
 
 @dataclass(frozen=True, slots=True)
