@@ -138,6 +138,10 @@ def serve(
 def _run_server(
     settings: Settings, *, host: str, port: int, workers: int, background_sync: bool = True
 ) -> None:
+    from leadflow.monitoring.metrics.multiproc import use_metrics_dir
+
+    # Before anything imports prometheus_client (uvicorn's workers inherit the variable).
+    use_metrics_dir(settings, workers=workers)
     import uvicorn
 
     from leadflow.logs import configure_logging

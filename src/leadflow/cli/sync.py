@@ -183,9 +183,12 @@ async def _sync(
 def worker_command() -> None:
     """Run only the background sync loop (incremental every LEADFLOW_SYNC_INTERVAL_SECONDS)."""
     from leadflow.logs import configure_logging
-    from leadflow.sync.scheduler import gmail_configured
+    from leadflow.monitoring.metrics.multiproc import use_metrics_dir
 
     settings = load_settings()
+    use_metrics_dir(settings)  # Gmail metrics reach serve's /metrics via LEADFLOW_METRICS_DIR
+    from leadflow.sync.scheduler import gmail_configured
+
     configure_logging(settings)
     _quiet_http_logs(settings)
     if not gmail_configured(settings):

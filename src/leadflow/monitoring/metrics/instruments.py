@@ -21,7 +21,8 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from leadflow.monitoring.metrics.multiproc import MULTIPROC_ENV
+
 LATENCY_BUCKETS = (
     0.001,
     0.0025,
