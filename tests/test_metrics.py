@@ -18,12 +18,12 @@ from leadflow.models import (
     Mailbox,
     MailProvider,
 )
+from leadflow.monitoring.metrics.database import DatabaseFigures
 from leadflow.monitoring.metrics.gmail import (
     gmail_method,
     instrument_gmail_http,
     record_gmail_counters,
 )
-from leadflow.monitoring.metrics.database import DatabaseFigures
 from leadflow.monitoring.metrics.router import render
 from leadflow.sync.gmail import GmailClient, GmailNotFound, GmailStats
 from tests.fakes.clock import EPOCH, FakeClock
