@@ -30,6 +30,7 @@ def api_router() -> APIRouter:
     from leadflow.mail.router import router as threads
     from leadflow.matching.router import router as matching
     from leadflow.matching.router import threads_rematch_router
+    from leadflow.monitoring.uptime.router import router as uptime
     from leadflow.sync.router import sync_router
 
     router = APIRouter(prefix="/api", dependencies=[Depends(require_token)])
@@ -45,6 +46,7 @@ def api_router() -> APIRouter:
         dashboard,
         matching,
         sync_router,
+        uptime,
     ):
         router.include_router(sub)
     return router

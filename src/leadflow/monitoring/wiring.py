@@ -10,6 +10,7 @@ from leadflow.monitoring.metrics.http import MetricsMiddleware
 from leadflow.monitoring.metrics.instruments import get_metrics
 from leadflow.monitoring.metrics.router import router as metrics_router
 from leadflow.monitoring.metrics.sampler import Sampler
+from leadflow.monitoring.uptime.router import webhook_router
 
 
 def install_monitoring(app: FastAPI) -> None:
@@ -17,6 +18,7 @@ def install_monitoring(app: FastAPI) -> None:
     app.state.metrics_sampler = Sampler(metrics)
     app.include_router(health_router)
     app.include_router(metrics_router)
+    app.include_router(webhook_router)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     # Added last, so it runs first: every log line of the request, metrics included, has the id.
     app.add_middleware(RequestIdMiddleware)
