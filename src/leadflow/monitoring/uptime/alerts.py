@@ -153,10 +153,11 @@ def _alert_time(raw: Any) -> datetime:
     value = _present(raw)
     if value is None:
         raise ValueError("is required (Unix time)")
-    moment = datetime.fromtimestamp(_integer(value), UTC)
-    if not EARLIEST <= moment < LATEST:
+    seconds = _integer(value)
+    # Range first: fromtimestamp raises OSError (not ValueError) far outside it.
+    if not EARLIEST.timestamp() <= seconds < LATEST.timestamp():
         raise ValueError("must be a Unix time between 2010 and 2100")
-    return moment
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _duration(raw: Any) -> int | None:
