@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from leadflow.cli.config import console, load_settings
+from leadflow.cli.monitoring import monitoring_app
 from leadflow.cli.sync import sync_command, worker_command
 from leadflow.settings import Settings
 
@@ -27,6 +28,7 @@ gmail_app = typer.Typer(help="Gmail access.", no_args_is_help=True)
 app.add_typer(gmail_app, name="gmail")
 leads_app = typer.Typer(help="Leads.", no_args_is_help=True)
 app.add_typer(leads_app, name="leads")
+app.add_typer(monitoring_app, name="monitoring")
 
 
 @db_app.command("upgrade")
