@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from leadflow.cli.config import console, load_settings
-from leadflow.cli.monitoring import monitoring_app
+from leadflow.cli.monitoring import check_frontend_command, monitoring_app
 from leadflow.cli.sync import sync_command, worker_command
 from leadflow.settings import Settings
 
@@ -22,6 +22,7 @@ app = typer.Typer(
 )
 app.command("sync")(sync_command)
 app.command("worker")(worker_command)
+app.command("check-frontend")(check_frontend_command)
 db_app = typer.Typer(help="Database schema and maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 gmail_app = typer.Typer(help="Gmail access.", no_args_is_help=True)

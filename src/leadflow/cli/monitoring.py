@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import httpx
 import typer
@@ -124,3 +124,53 @@ def status() -> None:
     console.print(table, soft_wrap=True)
     if not rows:
         console.print("no monitors: run `leadflow monitoring setup --public-url URL`")
+
+
+def check_frontend_command(
+    base_url: Annotated[str, typer.Option("--base-url", help="The server to check.")],
+    token: Annotated[
+        str | None,
+        typer.Option("--token", help="Bearer token (default: LEADFLOW_API_TOKEN)."),
+    ] = None,
+    max_latency_ms: Annotated[
+        float, typer.Option("--max-latency-ms", min=1, help="Slowest acceptable answer.")
+    ] = 1000.0,
+) -> None:
+    """Call every GET endpoint of the route table on a live server; check status, type, schema
+    and latency. Write endpoints are listed and skipped (never called)."""
+    from leadflow.api.app import create_app
+    from leadflow.monitoring.frontend_check.routes import endpoints
+    from leadflow.monitoring.frontend_check.runner import FAIL, Limits, run_check
+
+    settings = load_settings()
+    bearer = token or (settings.api_token.get_secret_value() if settings.api_token else None)
+    if not bearer:
+        console.print("[red]no token:[/red] pass --token or set LEADFLOW_API_TOKEN")
+        raise typer.Exit(EXIT_CONFIG)
+    app = create_app(settings)  # for its route table and OpenAPI document; nothing connects
+    found = endpoints(app)
+
+    async def work() -> list[Any]:
+        async with httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {bearer}"},
+            timeout=httpx.Timeout(30.0, connect=10.0),
+        ) as http:
+            return await run_check(tag_outgoing(http), app.openapi(), found, Limits(max_latency_ms))
+
+    with request_context():
+        rows = asyncio.run(work())
+    table = Table("method", "path", "result", "status", "ms")
+    table.columns[1].overflow = "fold"
+    table.add_column("problem", overflow="fold")
+    for row in rows:
+        millis = f"{row.millis:.1f}" if row.millis is not None else ""
+        table.add_row(row.method, row.path, row.outcome, str(row.status or ""), millis, row.problem)
+    console.print(table, soft_wrap=True)
+    failed = sum(1 for row in rows if row.outcome == FAIL)
+    checked = sum(1 for row in rows if row.outcome != "skip")
+    console.print(
+        f"{checked} checked, {failed} failed, {len(rows) - checked} skipped", markup=False
+    )
+    if failed:
+        raise typer.Exit(EXIT_FAILED)

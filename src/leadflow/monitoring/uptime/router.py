@@ -80,11 +80,13 @@ async def _alert_fields(request: Request) -> dict[str, Any]:
     return fields
 
 
-@webhook_router.api_route(
+@webhook_router.post(
     "/webhooks/uptimerobot",
-    methods=["POST", "GET"],
     response_model=WebhookAccepted,
     summary="Receive an UptimeRobot web-hook alert",
+)
+@webhook_router.get(
+    "/webhooks/uptimerobot", response_model=WebhookAccepted, include_in_schema=False
 )
 async def uptimerobot_webhook(
     request: Request,
