@@ -76,6 +76,7 @@ class FakeUptimeRobot:
         self.contacts: dict[str, FakeContact] = {}
         self.calls: list[str] = []
         self.bodies: list[dict[str, str]] = []
+        self.request_ids: list[str | None] = []
         self._recent: deque[float] = deque()
         self._ids = itertools.count(777_000_001)
         self._contact_ids = itertools.count(4561)
@@ -99,6 +100,7 @@ class FakeUptimeRobot:
             return Response("not found", status_code=404)
         name = path.removeprefix("/v2/")
         self.calls.append(name)
+        self.request_ids.append(headers.get("x-request-id"))
         limited = self._rate_limited()
         if limited is not None:
             return limited
