@@ -8,7 +8,11 @@ and the cost of the metrics middleware. Needs `wrk` (apt-get install -y wrk).
 Each server is `create_app` under uvicorn (1 worker, the default loop and HTTP parser, as
 `leadflow serve` runs it) in its own process on 127.0.0.1, over a scratch SQLite database.
 `overhead` alternates servers with and without the metrics middleware (the same app with
-MetricsMiddleware taken out of its middleware list) and compares requests/s and p99 from wrk.
+MetricsMiddleware taken out of its middleware list) and compares requests/s and p99 from wrk;
+`overhead-asgi` calls the two apps directly in one process (no server, no network), in
+alternating blocks, which a loaded machine disturbs far less.
+
+    uv run python -m bench.monitoring_http overhead-asgi --calls 500 --blocks 10
 """
 
 from __future__ import annotations
@@ -102,6 +106,7 @@ def server(database_url: str, variant: str = "with", health_timeout: float = 0.8
 
 def wrk(url: str, *, connections: int, duration: int, threads: int = 2) -> dict[str, float]:
     """Run wrk; return requests/s and the 50/90/99th percentile latencies in ms."""
+    threads = min(threads, connections)
     binary = shutil.which("wrk")
     if binary is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
@@ -210,6 +215,75 @@ def run_overhead(args: argparse.Namespace) -> None:
         )
 
 
+async def _asgi_call(app: object, path: str, query: bytes) -> None:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 5000),
+        "headers": [(b"host", b"bench"), (b"authorization", f"Bearer {TOKEN}".encode())],
+    }
+    sent = False
+
+    async def receive() -> dict[str, object]:
+        nonlocal sent
+        if sent:
+            await asyncio.sleep(3600)
+        sent = True
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        return None
+
+    await app(scope, receive, send)  # type: ignore[operator]
+
+
+async def _asgi_overhead(args: argparse.Namespace) -> None:
+    from asgi_lifespan import LifespanManager
+
+    from leadflow.api.app import create_app
+    from leadflow.monitoring.metrics.http import MetricsMiddleware
+    from leadflow.settings import Settings
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=args.database_url,
+        api_token=TOKEN,
+        log_level="WARNING",
+    )
+    apps = {"with": create_app(settings), "without": create_app(settings)}
+    apps["without"].user_middleware = [
+        m for m in apps["without"].user_middleware if m.cls is not MetricsMiddleware
+    ]
+    targets = [("/health/live", b""), ("/api/customers", b"limit=1")]
+    async with LifespanManager(apps["with"]), LifespanManager(apps["without"]):
+        for path, query in targets:
+            per_call: dict[str, list[float]] = {"with": [], "without": []}
+            for block in range(args.blocks * 2 + 1):
+                order = ("with", "without") if block % 2 else ("without", "with")
+                for variant in order:
+                    started = time.perf_counter()
+                    for _ in range(args.calls):
+                        await _asgi_call(apps[variant], path, query)
+                    elapsed = time.perf_counter() - started
+                    if block:  # block 0 warms up both
+                        per_call[variant].append(elapsed / args.calls * 1e6)
+            base = statistics.median(per_call["without"])
+            with_mw = statistics.median(per_call["with"])
+            print(
+                f"in-process {path}: median µs/request without {base:.1f}, with {with_mw:.1f} "
+                f"(+{with_mw - base:.1f} µs, {100 * (with_mw / base - 1):.1f} %), "
+                f"{args.blocks * 2} blocks of {args.calls} (load {_load()})"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -223,6 +297,9 @@ def main() -> None:
     overhead.add_argument("--duration", type=int, default=10)
     overhead.add_argument("--rounds", type=int, default=3)
     overhead.add_argument("--connections", type=int, default=10)
+    asgi = sub.add_parser("overhead-asgi")
+    asgi.add_argument("--calls", type=int, default=500)
+    asgi.add_argument("--blocks", type=int, default=10)
     served = sub.add_parser("serve")
     served.add_argument("--db", required=True)
     served.add_argument("--port", type=int, required=True)
@@ -233,6 +310,9 @@ def main() -> None:
         serve(args.db, args.port, args.variant, args.health_timeout)
     elif args.command == "live":
         run_live(args)
+    elif args.command == "overhead-asgi":
+        args.database_url = _scratch_db()
+        asyncio.run(_asgi_overhead(args))
     elif args.command == "ready-blackholed":
         run_ready_blackholed(args)
     else:
