@@ -23,7 +23,7 @@ from leadflow.monitoring.health.report import Status
 from leadflow.settings import Settings
 from tests.fakes.clock import EPOCH
 from tests.monitoring.blackhole import blackholed_port
-from tests.monitoring.fake_cache import HangingCache, SnapshotCache, snapshot
+from tests.monitoring.fake_cache import HangingCache, ModelCache, SnapshotCache, snapshot
 
 HEALTH_TYPE = "application/health+json"
 
@@ -130,9 +130,11 @@ def _cache_check(settings: Settings) -> Any:
         (SnapshotCache(snapshot(redis=False, circuit="closed")), Status.PASS),
         (SnapshotCache(snapshot(redis=True, circuit="open")), Status.WARN),
         (SnapshotCache(snapshot(redis=True, circuit="half_open")), Status.WARN),
+        (ModelCache(snapshot(redis=True, circuit="open")), Status.WARN),
+        (ModelCache(snapshot(redis=True, circuit="closed")), Status.PASS),
         (HangingCache(), Status.FAIL),
     ],
-    ids=["redis", "memory-only", "fallback", "half-open", "hanging"],
+    ids=["redis", "memory-only", "fallback", "half-open", "model-open", "model-closed", "hanging"],
 )
 async def test_the_cache_check(
     settings: Settings, engine: AsyncEngine, cache: Any, status: Status

@@ -141,16 +141,18 @@ async def test_cache_figures_grow_by_the_difference_between_snapshots(
     first = await _scrape(client)
     cache.snapshot = snapshot(redis=True, circuit="open", hits=8, fallbacks=4)
     second = await _scrape(client)
-    hits = {"tier": "memory", "result": "hits"}
-    ops = "leadflow_cache_operations_total"
-    assert value(first, ops, **hits) - value(before, ops, **hits) == 5
-    assert value(second, ops, **hits) - value(before, ops, **hits) == 8
-    fallbacks = {"tier": "memory", "result": "fallbacks"}
-    assert value(second, ops, **fallbacks) - value(before, ops, **fallbacks) == 4
+    hits, fallbacks, memory = (
+        "leadflow_cache_hits_total",
+        "leadflow_cache_fallbacks_total",
+        {"tier": "memory"},
+    )
+    assert value(first, hits, **memory) - value(before, hits, **memory) == 5
+    assert value(second, hits, **memory) - value(before, hits, **memory) == 8
+    assert value(second, fallbacks, **memory) - value(before, fallbacks, **memory) == 4
     assert value(first, "leadflow_cache_circuit_state", state="closed") == 1
     assert value(second, "leadflow_cache_circuit_state", state="open") == 1
     assert value(second, "leadflow_cache_circuit_state", state="closed") == 0
-    assert value(second, "leadflow_cache_memory_entries") == 7
+    assert value(second, "leadflow_cache_memory_items") == 7
 
 
 async def test_process_and_pool_figures_are_present(client: httpx.AsyncClient) -> None:

@@ -27,7 +27,8 @@ _STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime
 REQUEST_ID_HEADER = "X-Request-ID"
 MASK = "***"
 
-_request_id: ContextVar[str | None] = ContextVar("leadflow_request_id", default=None)
+# One request id per request (API middleware) or sync run; api-edge uses the same name.
+request_id: ContextVar[str | None] = ContextVar("leadflow_request_id", default=None)
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 # Credentials as they appear in URLs, form bodies and headers.
 _SECRET_PARAMS = re.compile(
@@ -49,18 +50,18 @@ def accepted_request_id(raw: str | None) -> str | None:
 
 
 def current_request_id() -> str | None:
-    return _request_id.get()
+    return request_id.get()
 
 
 @contextmanager
-def request_context(request_id: str | None = None) -> Iterator[str]:
-    """Run the block under `request_id` (a new one when None); the previous id comes back after."""
-    value = request_id or new_request_id()
-    token = _request_id.set(value)
+def request_context(given: str | None = None) -> Iterator[str]:
+    """Run the block under the id `given` (a new one when None); the previous id comes back."""
+    value = given or new_request_id()
+    token = request_id.set(value)
     try:
         yield value
     finally:
-        _request_id.reset(token)
+        request_id.reset(token)
 
 
 class RequestIdFilter(logging.Filter):
@@ -68,7 +69,7 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "request_id", None) is None:
-            record.request_id = _request_id.get() or "-"
+            record.request_id = request_id.get() or "-"
         return True
 
 

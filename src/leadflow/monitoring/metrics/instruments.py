@@ -64,13 +64,17 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        self.cache_operations = Counter(
-            "leadflow_cache_operations",
-            "Cache operations by tier (memory, redis) and result "
-            "(hits, misses, sets, errors, fallbacks).",
-            ["tier", "result"],
-            registry=r,
-        )
+        # Named as the cache package names them, one counter per kind of operation.
+        self.cache_counters = {
+            name: Counter(
+                f"leadflow_cache_{name}",
+                f"Cache {name} by tier (memory, redis); fallbacks: operations served by "
+                "memory because Redis was away.",
+                ["tier"],
+                registry=r,
+            )
+            for name in ("hits", "misses", "sets", "errors", "fallbacks")
+        }
         self.cache_circuit_state = Gauge(
             "leadflow_cache_circuit_state",
             "1 for the Redis circuit's current state (closed, open, half_open); "
@@ -79,14 +83,8 @@ class Metrics:
             multiprocess_mode="livemax",
             registry=r,
         )
-        self.cache_redis_latency = Gauge(
-            "leadflow_cache_redis_latency_seconds",
-            "Last Redis round trip the cache measured (highest over live processes).",
-            multiprocess_mode="livemax",
-            registry=r,
-        )
-        self.cache_memory_entries = Gauge(
-            "leadflow_cache_memory_entries",
+        self.cache_memory_items = Gauge(
+            "leadflow_cache_memory_items",
             "Entries in the in-memory cache tier, summed over live processes.",
             multiprocess_mode="livesum",
             registry=r,

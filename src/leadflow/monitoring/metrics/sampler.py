@@ -69,15 +69,13 @@ class Sampler:
                 # A smaller figure means the cache's counters restarted: count them afresh.
                 step = current - previous if current >= previous else current
                 if step:
-                    m.cache_operations.labels(tier, name).inc(step)
+                    m.cache_counters[name].labels(tier).inc(step)
                 self._last_cache[(tier, name)] = current
         for state_name in CIRCUIT_STATES:
             value = 1.0 if state_name == snapshot.circuit_state else 0.0
             m.cache_circuit_state.labels(state_name).set(value)
-        if snapshot.redis_latency_seconds is not None:
-            m.cache_redis_latency.set(snapshot.redis_latency_seconds)
         if snapshot.memory_entries is not None:
-            m.cache_memory_entries.set(snapshot.memory_entries)
+            m.cache_memory_items.set(snapshot.memory_entries)
 
     def _sample_pool(self, pool: Any) -> None:
         checked_out = getattr(pool, "checkedout", None)
