@@ -12,7 +12,7 @@ MetricsMiddleware taken out of its middleware list) and compares requests/s and 
 `overhead-asgi` calls the two apps directly in one process (no server, no network), in
 alternating blocks, which a loaded machine disturbs far less.
 
-    uv run python -m bench.monitoring_http overhead-asgi --calls 500 --blocks 10
+    uv run python -m bench.monitoring_http overhead-asgi --calls 500 --blocks 10 [--control]
 """
 
 from __future__ import annotations
@@ -259,9 +259,13 @@ async def _asgi_overhead(args: argparse.Namespace) -> None:
         log_level="WARNING",
     )
     apps = {"with": create_app(settings), "without": create_app(settings)}
-    apps["without"].user_middleware = [
-        m for m in apps["without"].user_middleware if m.cls is not MetricsMiddleware
-    ]
+    if not args.control:
+        apps["without"].user_middleware = [
+            m for m in apps["without"].user_middleware if m.cls is not MetricsMiddleware
+        ]
+    else:
+        print("control run: both apps keep the middleware; any difference is noise")
+    await _bare_middleware_cost(args)
     targets = [("/health/live", b""), ("/api/customers", b"limit=1")]
     async with LifespanManager(apps["with"]), LifespanManager(apps["without"]):
         for path, query in targets:
@@ -284,6 +288,31 @@ async def _asgi_overhead(args: argparse.Namespace) -> None:
             )
 
 
+async def _bare_middleware_cost(args: argparse.Namespace) -> None:
+    """The middleware around an app that answers at once: its own cost per request."""
+    from leadflow.monitoring.metrics.http import MetricsMiddleware
+
+    async def bare(scope: object, receive: object, send: object) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b"ok"})  # type: ignore[operator]
+
+    apps = {"without": bare, "with": MetricsMiddleware(bare)}
+    per_call: dict[str, list[float]] = {"with": [], "without": []}
+    for block in range(args.blocks * 2 + 1):
+        for variant in ("with", "without") if block % 2 else ("without", "with"):
+            started = time.perf_counter()
+            for _ in range(args.calls * 10):
+                await _asgi_call(apps[variant], "/bare", b"")
+            if block:
+                per_call[variant].append((time.perf_counter() - started) / (args.calls * 10) * 1e6)
+    base = statistics.median(per_call["without"])
+    with_mw = statistics.median(per_call["with"])
+    print(
+        f"bare ASGI app: median µs/request without {base:.1f}, with the middleware "
+        f"{with_mw:.1f} (the middleware itself: {with_mw - base:.1f} µs) (load {_load()})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -300,6 +329,9 @@ def main() -> None:
     asgi = sub.add_parser("overhead-asgi")
     asgi.add_argument("--calls", type=int, default=500)
     asgi.add_argument("--blocks", type=int, default=10)
+    asgi.add_argument(
+        "--control", action="store_true", help="A/A: both apps with the middleware (noise floor)"
+    )
     served = sub.add_parser("serve")
     served.add_argument("--db", required=True)
     served.add_argument("--port", type=int, required=True)
