@@ -146,3 +146,49 @@ def test_the_masker_hides_values_and_credential_parameters() -> None:
     assert "api_key=***&format=json" in text
     assert "token=***" in text
     assert "Bearer ***" in text
+
+
+async def test_the_syncs_gmail_client_is_tagged_and_counted(
+    tmp_path: Path, json_logs: pytest.CaptureFixture[str]
+) -> None:
+    from leadflow.monitoring.metrics.database import DatabaseFigures
+    from leadflow.monitoring.metrics.router import render
+    from leadflow.sync.job import open_gmail_client
+    from tests.fakes.gmail import FakeMailbox
+    from tests.fakes.gmail_server import serve_in_thread as serve_gmail
+    from tests.fakes.gmail_server import write_credentials
+    from tests.monitoring.scrape import parse, value
+
+    _start()
+    mailbox = FakeMailbox()
+    mailbox.add_synthetic_messages(2)
+    before = parse(render(DatabaseFigures(up=False)).decode())
+    with serve_gmail(mailbox) as base_url:
+        write_credentials(mailbox, base_url, tmp_path / "gmail.json")
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            gmail_api_url=base_url,
+            gmail_credentials=tmp_path / "gmail.json",
+            gmail_user=mailbox.email,
+        )
+        with request_context("sync-9"):
+            async with open_gmail_client(settings) as gmail:
+                await gmail.get_profile()
+                await gmail.list_messages()
+    after = parse(render(DatabaseFigures(up=False)).decode())
+    calls = "leadflow_gmail_api_calls_total"
+    for method in ("getProfile", "messages.list", "oauth.token"):
+        assert (
+            value(after, calls, method=method, status="200")
+            - value(before, calls, method=method, status="200")
+            == 1
+        )
+    units = "leadflow_gmail_quota_units_total"
+    assert value(after, units) - value(before, units) == 6  # getProfile 1 + messages.list 5
+    lines = _lines(json_logs)
+    outgoing = [line for line in lines if line["logger"] == "leadflow.outgoing"]
+    assert len(outgoing) == 3
+    assert {line["request_id"] for line in outgoing} == {"sync-9"}
+    text = json.dumps(lines)
+    assert "fake-refresh-token" not in text
+    assert "fake-secret" not in text
