@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
 
+from leadflow import __version__
 from leadflow.api.deps import require_token
 from leadflow.api.routing import RetryingRoute
 from leadflow.db import create_engine, create_sessionmaker
@@ -87,7 +88,7 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
 
     app = FastAPI(
         title="leadflow",
-        version="0.1.0",
+        version=__version__,
         summary="Leads, customers, email threads and bookings for a small service business.",
         lifespan=lifespan,
     )

@@ -11,6 +11,7 @@ import json
 
 from fastapi import APIRouter, Request, Response
 
+from leadflow import __version__
 from leadflow.monitoring.health.checks import HealthContext, run_checks
 from leadflow.monitoring.health.report import (
     MEDIA_TYPE,
@@ -20,7 +21,7 @@ from leadflow.monitoring.health.report import (
     overall,
 )
 
-VERSION = "0.1.0"
+VERSION = __version__
 _LIVE_BODY = json.dumps(
     {"status": "pass", "version": VERSION, "serviceId": SERVICE_ID, "description": "process"}
 ).encode()
