@@ -286,3 +286,25 @@ async def test_uptime_with_no_monitors_is_empty(client: httpx.AsyncClient) -> No
     body = (await client.get("/api/uptime")).json()
     assert body["monitors"] == []
     assert body["open_incidents"] == []
+
+
+@pytest.mark.usefixtures("hook_app")
+async def test_racing_down_alerts_of_one_monitor_open_one_incident(
+    hook_app: FastAPI, session: AsyncSession
+) -> None:
+    async def send(offset: int) -> int:
+        transport = httpx.ASGITransport(app=hook_app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            kind = 2 if offset < 0 else 1
+            return (await post(c, alert(kind, T0 + offset, duration=0))).status_code
+
+    # The monitor exists already: a new monitor's row insert would serialise them by itself.
+    assert await send(-3600) == 200
+    codes = await asyncio.gather(*(send(i * 60) for i in range(6)))
+    assert set(codes) == {200}
+    assert await _count(session, UptimeEvent) == 7
+    incident = (await session.scalars(select(UptimeIncident))).one()
+    assert incident.ended_at is None
+    assert incident.started_at == datetime.fromtimestamp(
+        T0, UTC
+    )  # the earliest down, whatever came first

@@ -276,3 +276,21 @@ def test_the_status_command_lists_state_and_ratios(fake: FakeUptimeRobot) -> Non
     assert "down" in result.output
     assert "up" in result.output
     assert fake.bodies[-1]["custom_uptime_ratios"] == "1-7-30"
+
+
+async def test_a_run_cut_off_half_way_is_completed_by_the_next(
+    fake: FakeUptimeRobot, robot: UptimeRobotClient
+) -> None:
+    fake.rate_limit = 4  # two reads, the contact and one monitor; the second monitor is refused
+    wanted = wanted_state(PUBLIC, SECRET, 300)
+    with pytest.raises(UptimeRobotRateLimited):
+        await run_setup(robot, wanted, dry_run=False)
+    assert len(fake.contacts) == 1
+    assert len(fake.monitors) == 1
+    fake.clock.advance(61)
+    report = await run_setup(robot, wanted, dry_run=False)
+    assert [s.action for s in report.steps] == ["kept", "kept", "created"]
+    assert len(fake.contacts) == 1
+    assert len(fake.monitors) == 2
+    (contact,) = fake.contacts.values()
+    assert all(m.alert_contacts == [(contact.id, 0, 0)] for m in fake.monitors.values())
