@@ -119,6 +119,7 @@ def status() -> None:
         console.print(f"status failed: {masker.mask(str(exc))}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None
     table = Table("id", "monitor", "url", "state", "1 d %", "7 d %", "30 d %")
+    table.columns[2].overflow = "fold"
     for row in rows:
         table.add_row(row.id, row.name, row.url, row.state, *row.ratios)
     console.print(table, soft_wrap=True)

@@ -116,7 +116,7 @@ def sync_command(
     ] = False,
 ) -> None:
     """Sync the Gmail mailbox once (incremental, or --full), or import an mbox file (--mbox)."""
-    from leadflow.logs import configure_logging
+    from leadflow.logs import configure_logging, request_context
 
     settings = load_settings()
     configure_logging(settings)
@@ -124,7 +124,8 @@ def sync_command(
     if full and mbox is not None:
         console.print("[red]--full and --mbox cannot be combined[/red]")
         raise typer.Exit(EXIT_CONFIG)
-    code = asyncio.run(_sync(settings, full=full, email=mailbox, mbox=mbox, wait=wait))
+    with request_context():  # one id for the run: its log lines and Gmail calls carry it
+        code = asyncio.run(_sync(settings, full=full, email=mailbox, mbox=mbox, wait=wait))
     raise typer.Exit(code)
 
 
