@@ -1,7 +1,7 @@
 """monitoring: UptimeRobot monitors, alert events and incidents
 
 Revision ID: 0007
-Revises: 0002
+Revises: 0005
 Create Date: 2026-11-30 21:10:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0007"
-down_revision: str | None = "0002"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
