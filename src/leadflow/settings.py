@@ -105,6 +105,56 @@ class Settings(BaseSettings):
         description="Lifetime of a sync's mailbox lease; renewed every third of it. Another "
         "process may take the mailbox over once it expires unrenewed.",
     )
+    # Monitoring (issue #12)
+    health_check_timeout: float = Field(
+        0.8,
+        gt=0,
+        le=5,
+        description="Seconds each /health/ready check may take; checks run at once, so the "
+        "answer comes within about this long even when a dependency hangs.",
+    )
+    health_sync_failing_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="/health/ready fails when Gmail syncs have been failing for longer than "
+        "this (it warns once the last success is older than 3 sync intervals).",
+    )
+    health_disk_warn_bytes: int = Field(
+        1_073_741_824,
+        ge=0,
+        description="/health/ready warns when the SQLite file's disk has less free space.",
+    )
+    health_disk_fail_bytes: int = Field(
+        104_857_600,
+        ge=0,
+        description="/health/ready fails when the SQLite file's disk has less free space.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token for GET /metrics; unset = /metrics is open (keep it private).",
+    )
+    metrics_dir: Path | None = Field(
+        None,
+        description="Directory for prometheus-client's multiprocess files, shared by all "
+        "processes that report metrics (serve workers, `leadflow worker`); "
+        "`serve --workers N` uses a fresh temporary one when unset.",
+    )
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="Token UptimeRobot's web-hook must send (`?token=` or `X-Webhook-Token`); "
+        "unset = POST /webhooks/uptimerobot refuses every call.",
+    )
+    uptimerobot_api_url: str = Field(
+        "https://api.uptimerobot.com/v2", description="UptimeRobot API v2 base URL."
+    )
+    uptimerobot_api_key: SecretStr | None = Field(
+        None, description="UptimeRobot main API key (for `leadflow monitoring setup|status`)."
+    )
+    uptimerobot_interval: int = Field(
+        300,
+        ge=60,
+        description="Seconds between UptimeRobot checks (300 on the free plan, 60 minimum).",
+    )
     # Lead sources (issue #4): a new platform is one entry here plus one parser module.
     lead_senders: dict[str, list[str]] = Field(
         default_factory=lambda: {

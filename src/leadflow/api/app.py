@@ -9,10 +9,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
 
+from leadflow import __version__
 from leadflow.api.deps import require_token
 from leadflow.api.routing import RetryingRoute
 from leadflow.db import create_engine, create_sessionmaker
 from leadflow.errors import install_error_handlers
+from leadflow.monitoring.metrics.instruments import mark_this_process_dead
+from leadflow.monitoring.wiring import install_monitoring
 from leadflow.settings import Settings
 
 
@@ -28,6 +31,7 @@ def api_router() -> APIRouter:
     from leadflow.mail.router import router as threads
     from leadflow.matching.router import router as matching
     from leadflow.matching.router import threads_rematch_router
+    from leadflow.monitoring.uptime.router import router as uptime
     from leadflow.sync.router import sync_router
 
     router = APIRouter(prefix="/api", dependencies=[Depends(require_token)])
@@ -43,6 +47,7 @@ def api_router() -> APIRouter:
         dashboard,
         matching,
         sync_router,
+        uptime,
     ):
         router.include_router(sub)
     return router
@@ -79,10 +84,11 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
                     await loop_task
             await stop_sync_tasks(app)
             await engine.dispose()
+            mark_this_process_dead()
 
     app = FastAPI(
         title="leadflow",
-        version="0.1.0",
+        version=__version__,
         summary="Leads, customers, email threads and bookings for a small service business.",
         lifespan=lifespan,
     )
@@ -90,6 +96,7 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
     app.router.route_class = RetryingRoute
     install_error_handlers(app)
     app.include_router(api_router())
+    install_monitoring(app)
     return app
 
 

@@ -121,7 +121,7 @@ def sync_command(
     ] = False,
 ) -> None:
     """Sync the Gmail mailbox once (incremental, or --full), or import an mbox file (--mbox)."""
-    from leadflow.logs import configure_logging
+    from leadflow.logs import configure_logging, request_context
 
     settings = load_settings()
     configure_logging(settings)
@@ -129,7 +129,8 @@ def sync_command(
     if full and mbox is not None:
         console.print("[red]--full and --mbox cannot be combined[/red]")
         raise typer.Exit(EXIT_CONFIG)
-    code = asyncio.run(_sync(settings, full=full, email=mailbox, mbox=mbox, wait=wait))
+    with request_context():  # one id for the run: its log lines and Gmail calls carry it
+        code = asyncio.run(_sync(settings, full=full, email=mailbox, mbox=mbox, wait=wait))
     raise typer.Exit(code)
 
 
@@ -193,9 +194,12 @@ async def _sync(
 def worker_command() -> None:
     """Run only the background sync loop (incremental every LEADFLOW_SYNC_INTERVAL_SECONDS)."""
     from leadflow.logs import configure_logging
-    from leadflow.sync.scheduler import gmail_configured
+    from leadflow.monitoring.metrics.multiproc import use_metrics_dir
 
     settings = load_settings()
+    use_metrics_dir(settings)  # Gmail metrics reach serve's /metrics via LEADFLOW_METRICS_DIR
+    from leadflow.sync.scheduler import gmail_configured
+
     configure_logging(settings)
     _quiet_http_logs(settings)
     if not gmail_configured(settings):

@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadflow.db import transaction
 from leadflow.models import IngestMode, IngestStatus, Mailbox, utcnow
+from leadflow.monitoring.metrics.gmail import instrument_gmail_http, record_gmail_counters
+from leadflow.monitoring.outgoing import tag_outgoing
 from leadflow.settings import Settings
 from leadflow.sync.fetch import DEFAULT_FETCH_BYTES
 from leadflow.sync.full import run_full
@@ -53,10 +55,11 @@ async def open_gmail_client(settings: Settings) -> AsyncIterator[GmailClient]:
     if settings.gmail_credentials is None:
         raise GmailNotConfigured
     async with create_http_client(concurrency=settings.gmail_concurrency) as http:
+        instrument_gmail_http(tag_outgoing(http))
         credentials = load_credentials(
             settings.gmail_credentials, user=settings.gmail_user, http=http
         )
-        yield GmailClient(
+        client = GmailClient(
             base_url=settings.gmail_api_url,
             user=settings.gmail_user,
             http=http,
@@ -66,6 +69,10 @@ async def open_gmail_client(settings: Settings) -> AsyncIterator[GmailClient]:
             concurrency=settings.gmail_concurrency,
             batch_size=settings.gmail_batch_size,
         )
+        try:
+            yield client
+        finally:
+            record_gmail_counters(client.stats)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from leadflow.logs import request_context
 from leadflow.settings import Settings
 from leadflow.sync.job import GmailClientFactory, sync_mailbox
 from leadflow.sync.lease import LeaseHeld
@@ -45,9 +46,10 @@ async def run_sync_loop(
     failures = 0
     while not stop.is_set():
         try:
-            result = await sync_mailbox(
-                sessionmaker, settings, client_factory=client_factory, processors=processors
-            )
+            with request_context():  # one id per run: its log lines and Gmail calls carry it
+                result = await sync_mailbox(
+                    sessionmaker, settings, client_factory=client_factory, processors=processors
+                )
         except LeaseHeld as exc:
             log.info("%s", exc)
             failures = 0
