@@ -11,6 +11,10 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from leadflow.api.deps import require_token
 from leadflow.api.routing import RetryingRoute
+from leadflow.cache.factory import build_cache
+from leadflow.cache.invalidation import CacheSyncObserver, InvalidateOnWrite
+from leadflow.cache.views import ViewContext
+from leadflow.cache.warming import Warmer
 from leadflow.db import create_engine, create_sessionmaker
 from leadflow.errors import install_error_handlers
 from leadflow.settings import Settings
@@ -20,6 +24,7 @@ def api_router() -> APIRouter:
     """Every /api route, behind the bearer token."""
     from leadflow.bookings.router import customer_bookings_router
     from leadflow.bookings.router import router as bookings
+    from leadflow.cache.router import router as cache
     from leadflow.customers.router import router as customers
     from leadflow.dashboard.router import router as dashboard
     from leadflow.leads.router import customer_leads_router
@@ -43,6 +48,7 @@ def api_router() -> APIRouter:
         dashboard,
         matching,
         sync_router,
+        cache,
     ):
         router.include_router(sub)
     return router
@@ -62,11 +68,23 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
         engine = create_engine(settings, application_name="leadflow-api")
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        # Likewise Redis: the cache starts on memory and finds Redis in the background.
+        cache = build_cache(settings, role="api")
+        await cache.start()
+        app.state.cache = cache
+        warmer = None
+        if settings.cache_enabled and settings.cache_warm:
+            warmer = Warmer(cache, ViewContext(app.state.sessionmaker, settings))
+            warmer.schedule()
+        app.state.cache_warmer = warmer
+        app.state.sync_observer = CacheSyncObserver(cache, warmer)
         stop = asyncio.Event()
         loop_task: asyncio.Task[None] | None = None
         if background_sync and gmail_configured(settings):
             loop_task = asyncio.create_task(
-                run_sync_loop(settings, app.state.sessionmaker, stop=stop),
+                run_sync_loop(
+                    settings, app.state.sessionmaker, stop=stop, observer=app.state.sync_observer
+                ),
                 name="leadflow-sync-loop",
             )
         try:
@@ -78,6 +96,9 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await loop_task
             await stop_sync_tasks(app)
+            if warmer is not None:
+                await warmer.close()
+            await cache.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -89,6 +110,7 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
     app.state.settings = settings
     app.router.route_class = RetryingRoute
     install_error_handlers(app)
+    app.add_middleware(InvalidateOnWrite)
     app.include_router(api_router())
     return app
 

@@ -16,6 +16,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -43,6 +44,16 @@ from leadflow.sync.store import LabelChange, apply_label_changes, existing_messa
 log = logging.getLogger(__name__)
 
 GmailClientFactory = Callable[[Settings], AbstractAsyncContextManager[GmailClient]]
+
+
+class SyncObserver(Protocol):
+    """Told what a sync committed (the cache invalidates and warms through it); must not raise."""
+
+    async def data_changed(self) -> None:
+        """A batch that stored or changed mail was committed."""
+
+    async def run_finished(self, *, changed: bool) -> None:
+        """The run ended (any outcome); `changed`: it stored or changed mail."""
 
 
 class GmailNotConfigured(Exception):
@@ -126,6 +137,7 @@ class SyncJob:
     progress: Progress = field(default_factory=NoProgress)
     client_factory: GmailClientFactory = open_gmail_client
     fetch_chunk: int = 100
+    observer: SyncObserver | None = None
     _client: GmailClient | None = None
 
     @property
@@ -145,6 +157,7 @@ class SyncJob:
             ),
             batch_size=self.settings.sync_batch_size,
             client_stats=self._client_stats if self._client is not None else None,
+            after_commit=self.observer.data_changed if self.observer is not None else None,
         )
 
     async def stored_ids(self, ids: Sequence[str]) -> set[str]:
@@ -163,6 +176,8 @@ class SyncJob:
             )
             self.run.updated += changed
             await self.run.save(session)
+        if changed and self.observer is not None:
+            await self.observer.data_changed()
 
     async def mark_succeeded(self, session: AsyncSession, *, cursor: str | None) -> None:
         """Record success on the mailbox row (and move the cursor) in the caller's transaction."""
@@ -195,6 +210,8 @@ class SyncJob:
         finally:
             with contextlib.suppress(Exception):
                 await self.lease.release()
+        if self.observer is not None:
+            await self.observer.run_finished(changed=self.run.new + self.run.updated > 0)
         return SyncResult(
             run_id=self.run.run_id,
             mailbox=self.mailbox.email,
@@ -301,6 +318,7 @@ async def start_sync(
     client_factory: GmailClientFactory | None = None,
     lease_ttl: timedelta = DEFAULT_TTL,
     poll_seconds: float = DEFAULT_POLL_SECONDS,
+    observer: SyncObserver | None = None,
 ) -> SyncJob:
     """Take the mailbox's lease and open a run row; raise LeaseHeld or GmailNotConfigured.
 
@@ -361,6 +379,7 @@ async def start_sync(
         client_factory=client_factory or open_gmail_client,
         # Fetch no more ahead than one batch holds, so a failure loses at most a batch of work.
         fetch_chunk=min(settings.sync_batch_size, 100),
+        observer=observer,
     )
 
 
@@ -377,6 +396,7 @@ async def sync_mailbox(
     client_factory: GmailClientFactory | None = None,
     lease_ttl: timedelta = DEFAULT_TTL,
     poll_seconds: float = DEFAULT_POLL_SECONDS,
+    observer: SyncObserver | None = None,
 ) -> SyncResult:
     """Start and run one sync (see `start_sync`)."""
     job = await start_sync(
@@ -391,6 +411,7 @@ async def sync_mailbox(
         client_factory=client_factory,
         lease_ttl=lease_ttl,
         poll_seconds=poll_seconds,
+        observer=observer,
     )
     return await job.execute()
 
@@ -404,6 +425,7 @@ async def import_mbox(
     processors: Sequence[MessageProcessor] | None = None,
     progress: Progress | None = None,
     wait: bool = True,
+    observer: SyncObserver | None = None,
 ) -> SyncResult:
     """Import an mbox file through the pipeline (what `leadflow sync --mbox` and the demo run)."""
     return await sync_mailbox(
@@ -414,4 +436,5 @@ async def import_mbox(
         wait=wait,
         processors=processors,
         progress=progress,
+        observer=observer,
     )

@@ -129,6 +129,8 @@ class Pipeline:
     parse_options: ParseOptions = field(default_factory=ParseOptions)
     batch_size: int = 200
     client_stats: Callable[[], tuple[int, int]] | None = None
+    # Called after a batch that stored or changed messages is committed (cache invalidation).
+    after_commit: Callable[[], Awaitable[None]] | None = None
     _pending: list[ParsedMessage] = field(default_factory=list)
 
     async def add(self, items: Sequence[SourceItem]) -> None:
@@ -171,6 +173,9 @@ class Pipeline:
             # Nothing of this batch was committed: the counters must not claim it was.
             self.run.new, self.run.updated = before_new, before_updated
             raise
+        changed = self.run.new > before_new or self.run.updated > before_updated
+        if changed and self.after_commit is not None:
+            await self.after_commit()
 
     async def _process(self, session: AsyncSession, stored: Sequence[StoredMessage]) -> None:
         for processor in self.processors:

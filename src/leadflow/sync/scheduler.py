@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadflow.settings import Settings
-from leadflow.sync.job import GmailClientFactory, sync_mailbox
+from leadflow.sync.job import GmailClientFactory, SyncObserver, sync_mailbox
 from leadflow.sync.lease import LeaseHeld
 from leadflow.sync.pipeline import MessageProcessor
 
@@ -30,6 +30,7 @@ async def run_sync_loop(
     stop: asyncio.Event,
     client_factory: GmailClientFactory | None = None,
     processors: Sequence[MessageProcessor] | None = None,
+    observer: SyncObserver | None = None,
 ) -> None:
     """Sync the Gmail mailbox every `sync_interval_seconds` until `stop` is set.
 
@@ -45,7 +46,11 @@ async def run_sync_loop(
     while not stop.is_set():
         try:
             result = await sync_mailbox(
-                sessionmaker, settings, client_factory=client_factory, processors=processors
+                sessionmaker,
+                settings,
+                client_factory=client_factory,
+                processors=processors,
+                observer=observer,
             )
         except LeaseHeld as exc:
             log.info("%s", exc)
