@@ -398,6 +398,8 @@ class Cache:
         self, key: str, data: bytes | None, schema: str, epoch: int, generation: str
     ) -> _Found:
         decoded = decode(data, schema=schema) if data is not None else None
+        if decoded is not None and decoded.expires_at <= self._clock.now():
+            decoded = None  # Redis has not dropped it yet; by the writer's clock it is over
         if decoded is None:
             self.counters.redis.misses += 1
             return _Found(_ABSENT, "redis", generation)

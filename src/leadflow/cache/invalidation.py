@@ -18,15 +18,20 @@ that stored or changed mail, and warm the cache after a run that changed data.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from leadflow.cache.factory import build_cache
 from leadflow.cache.hybrid import Cache
 from leadflow.cache.policy import ALL_DATA_TAGS, Tag, customer_tag
 from leadflow.cache.redis_tier import Invalidation
+from leadflow.cache.views import ViewContext
 from leadflow.cache.warming import Warmer
+from leadflow.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,9 @@ WRITE_TAGS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 SYNC_BATCH_TAGS = frozenset({_T, _L, _C, _M})
+# What `leadflow match` and `leadflow leads rescan` change.
+MATCH_TAGS = frozenset({_T, _C})
+RESCAN_TAGS = frozenset({_L, _T, _C})
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -125,3 +133,40 @@ class CacheSyncObserver:
         await self._cache.invalidate(Invalidation(tags=frozenset({_M})))
         if changed and self._warmer is not None:
             self._warmer.schedule()
+
+
+@asynccontextmanager
+async def cli_sync_observer(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], *, role: str
+) -> AsyncIterator[CacheSyncObserver | None]:
+    """The observer for a sync run outside `serve` (`leadflow sync`, `leadflow worker`).
+
+    It invalidates through Redis, where the serving processes hear it, and warms Redis after a
+    run that changed data (waiting for that before it returns). None without Redis: no other
+    process's memory can be reached, and their entries expire by TTL.
+    """
+    if settings.redis_url is None:
+        yield None
+        return
+    cache = build_cache(settings, role=role)
+    await cache.start()
+    warmer = None
+    if settings.cache_enabled and settings.cache_warm:
+        warmer = Warmer(cache, ViewContext(sessionmaker, settings))
+    try:
+        yield CacheSyncObserver(cache, warmer)
+    finally:
+        if warmer is not None:
+            await warmer.wait()
+        await cache.close()
+
+
+async def invalidate_from_cli(settings: Settings, tags: frozenset[str], *, role: str) -> None:
+    """After a CLI job changed data (`leadflow match`, `leads rescan`): invalidate via Redis."""
+    if settings.redis_url is None:
+        return
+    cache = build_cache(settings, role=role)
+    try:
+        await cache.invalidate(Invalidation(tags=tags))
+    finally:
+        await cache.close()
