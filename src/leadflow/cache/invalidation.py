@@ -38,23 +38,24 @@ log = logging.getLogger(__name__)
 _C, _L, _T, _B, _M = Tag.CUSTOMERS, Tag.LEADS, Tag.THREADS, Tag.BOOKINGS, Tag.MAILBOXES
 _ONE_CUSTOMER = "customer:{customer_id}"
 
-# (method, route template) → tags; `{name}` is filled from the route's path parameters.
+# (method, route template as its router declares it; the app serves them under /api) → tags;
+# `customer:{customer_id}` is filled from the route's path parameters.
 WRITE_TAGS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("POST", "/api/customers"): (_C,),
-    ("PATCH", "/api/customers/{customer_id}"): (_C, _ONE_CUSTOMER),
+    ("POST", "/customers"): (_C,),
+    ("PATCH", "/customers/{customer_id}"): (_C, _ONE_CUSTOMER),
     # A delete unlinks the customer's leads and threads and (with force) deletes its bookings.
-    ("DELETE", "/api/customers/{customer_id}"): (_C, _ONE_CUSTOMER, _L, _T, _B),
+    ("DELETE", "/customers/{customer_id}"): (_C, _ONE_CUSTOMER, _L, _T, _B),
     # Leads, bookings and threads move customers' counters (customers list, 360 views).
-    ("POST", "/api/leads"): (_L, _C),
-    ("PATCH", "/api/leads/{lead_id}"): (_L, _C),
-    ("POST", "/api/bookings"): (_B, _C),
-    ("PATCH", "/api/bookings/{booking_id}"): (_B, _C),
-    ("POST", "/api/bookings/{booking_id}/cancel"): (_B, _C),
-    ("POST", "/api/threads/{thread_id}/link"): (_T, _C),
-    ("DELETE", "/api/threads/{thread_id}/link"): (_T, _C),
-    ("POST", "/api/threads/rematch"): (_T, _C),
+    ("POST", "/leads"): (_L, _C),
+    ("PATCH", "/leads/{lead_id}"): (_L, _C),
+    ("POST", "/bookings"): (_B, _C),
+    ("PATCH", "/bookings/{booking_id}"): (_B, _C),
+    ("POST", "/bookings/{booking_id}/cancel"): (_B, _C),
+    ("POST", "/threads/{thread_id}/link"): (_T, _C),
+    ("DELETE", "/threads/{thread_id}/link"): (_T, _C),
+    ("POST", "/threads/rematch"): (_T, _C),
     # Starting a sync changes the mailbox's sync status; its data comes with the sync's batches.
-    ("POST", "/api/sync"): (_M,),
+    ("POST", "/sync"): (_M,),
 }
 
 SYNC_BATCH_TAGS = frozenset({_T, _L, _C, _M})
@@ -62,6 +63,7 @@ SYNC_BATCH_TAGS = frozenset({_T, _L, _C, _M})
 MATCH_TAGS = frozenset({_T, _C})
 RESCAN_TAGS = frozenset({_L, _T, _C})
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+API_PREFIX = "/api"
 
 
 def tags_for_write(
@@ -104,15 +106,17 @@ class InvalidateOnWrite:
             await self._invalidate(scope)
 
     async def _invalidate(self, scope: Scope) -> None:
-        route = scope.get("route")
-        path = getattr(route, "path", None)
-        if not isinstance(path, str) or not path.startswith("/api/"):
+        if not scope["path"].startswith(API_PREFIX + "/"):
             return
-        tags = tags_for_write(scope["method"], path, scope.get("path_params", {}))
+        template = getattr(scope.get("route"), "path", None)
+        if not isinstance(template, str):
+            return
+        method = scope["method"]
+        tags = tags_for_write(
+            method, template.removeprefix(API_PREFIX), scope.get("path_params", {})
+        )
         if tags is None:
-            log.warning(
-                "write route %s %s has no cache tags: invalidating all", scope["method"], path
-            )
+            log.warning("write route %s %s has no cache tags: invalidating all", method, template)
             tags = ALL_DATA_TAGS
         cache: Cache = scope["app"].state.cache
         await cache.invalidate(Invalidation(tags=tags))
