@@ -40,11 +40,11 @@ async def open_cache(
         await cache.close()
 
 
-async def wait_until(condition: Callable[[], bool], *, timeout: float = 10.0) -> float:
-    """Let the event loop run until `condition()` holds; the seconds it took (fail after timeout)."""
+async def wait_until(condition: Callable[[], bool], *, within: float = 10.0) -> float:
+    """Run the event loop until `condition()` holds; return the seconds it took."""
     started = time.monotonic()
     while not condition():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"condition not met within {timeout} s")
+        if time.monotonic() - started > within:
+            raise AssertionError(f"condition not met within {within} s")
         await asyncio.sleep(0.005)
     return time.monotonic() - started

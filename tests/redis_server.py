@@ -47,7 +47,7 @@ class RedisServer:
 
     def start(self, *, timeout: float = 10.0) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._process = subprocess.Popen(
+        self._process = subprocess.Popen(  # noqa: S603 - our binary, our arguments
             [
                 self.binary,
                 "--port",

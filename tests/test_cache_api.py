@@ -1,4 +1,4 @@
-"""The API's cached endpoints: X-Cache, same bodies as uncached, read-your-writes for every write."""
+"""Cached endpoints: X-Cache, the same bodies as uncached, read-your-writes after every write."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ async def test_no_caller_sees_a_redis_failure_and_the_open_circuit_spares_redis(
         redis_server.kill()
         for n in range(30):
             assert await cache.get("kept") == "from before"
-            assert await cache.get_or_set(f"new{n}", lambda: _load(n), 300) == n
+            assert await cache.get_or_set(f"new{n}", lambda n=n: _load(n), 300) == n
             await cache.set(f"set{n}", n, 300)
             await cache.invalidate_tags("leads")
             await cache.delete(f"set{n}")
