@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
+from asgi_lifespan import LifespanManager
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from leadflow.api.app import create_app
 from leadflow.cache.breaker import CircuitState
+from leadflow.settings import Settings
 from tests.cache_helpers import cache_settings, open_cache, wait_until
 from tests.fakes.clock import FakeClock
 from tests.redis_server import RedisServer
 from tests.tcp_proxy import TcpProxy
+from tests.test_cache_api import _client, _world
 
 
 async def _load(value: object) -> object:
@@ -150,3 +156,71 @@ async def test_a_broken_subscription_stops_near_hits_until_it_is_back(
         await wait_until(lambda: b.stats().circuit.state is CircuitState.CLOSED)
         # b's near copy came from before the break: dropped, and Redis no longer has it.
         assert await b.get("k") is None
+
+
+async def test_redis_killed_and_restarted_under_api_traffic_fails_no_request(
+    settings: Settings, engine: AsyncEngine, session: AsyncSession, redis_server: RedisServer
+) -> None:
+    ids = await _world(session)
+    app = create_app(
+        settings.model_copy(
+            update={
+                "redis_url": redis_server.url,
+                "cache_probe_interval_seconds": 0.3,
+                "cache_namespace": "api",
+            }
+        )
+    )
+    urls = [
+        "/api/dashboard/stats",
+        "/api/customers",
+        "/api/leads",
+        "/api/threads",
+        "/api/bookings",
+        f"/api/customers/{ids['a']}/overview",
+    ]
+    answers: list[tuple[str, str, int]] = []
+    phase = "before"
+    stop = asyncio.Event()
+
+    async with LifespanManager(app), _client(app) as client:
+        cache = app.state.cache
+        await wait_until(lambda: cache.stats().redis.subscribed)
+
+        async def read() -> None:
+            while not stop.is_set():
+                for url in urls:
+                    answers.append((phase, url, (await client.get(url)).status_code))
+
+        async def write() -> None:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                response = await client.patch(f"/api/customers/{ids['a']}", json={"name": f"A{n}"})
+                answers.append((phase, "PATCH", response.status_code))
+
+        def in_phase(name: str) -> int:
+            return sum(1 for p, _, _ in answers if p == name)
+
+        traffic = [asyncio.create_task(read()) for _ in range(6)] + [asyncio.create_task(write())]
+        await wait_until(lambda: in_phase("before") >= 100, within=60)
+        redis_server.kill()
+        phase = "outage"
+        await wait_until(lambda: cache.stats().circuit.state is CircuitState.OPEN, within=30)
+        await wait_until(lambda: in_phase("outage") >= 200, within=60)
+        redis_server.start()
+        phase = "after"
+        await wait_until(lambda: cache.stats().circuit.state is CircuitState.CLOSED, within=30)
+        sets = cache.stats().redis.sets
+        await wait_until(lambda: cache.stats().redis.sets > sets, within=30)  # back on Redis
+        await wait_until(lambda: in_phase("after") >= 100, within=60)
+        stop.set()
+        await asyncio.gather(*traffic)
+
+        failed = [a for a in answers if a[2] >= 400]
+        assert failed == []
+        assert cache.stats().memory.fallbacks > 0
+        # Coherent at the end: the cached views show the last write.
+        last = (await client.get(f"/api/customers/{ids['a']}")).json()["name"]
+        overview = (await client.get(f"/api/customers/{ids['a']}/overview")).json()
+        assert overview["customer"]["name"] == last

@@ -76,12 +76,16 @@ def test_invalidation_by_tag_and_prefix_drops_exactly_those() -> None:
     memory.set("list:customers", _entry(2, expires_at=9e9, tags=frozenset({"customers"})))
     memory.set("customer360:1", _entry(3, expires_at=9e9, tags=frozenset({"leads", "c:1"})))
     memory.set("dashboard:stats", _entry(4, expires_at=9e9))
-    epoch = memory.epoch
+    leads, customers = memory.stamp(frozenset({"leads"})), memory.stamp(frozenset({"customers"}))
     assert memory.invalidate(tags=["leads"]) == 2
-    assert memory.epoch == epoch + 1
+    assert memory.changes == 1
+    # A load of a "leads" view that began before is refused; one of "customers" is not.
+    assert memory.stamp(frozenset({"leads"})) != leads
+    assert memory.stamp(frozenset({"customers"})) == customers
     assert set(memory._entries) == {"list:customers", "dashboard:stats"}
     assert memory.invalidate(prefixes=["list:"]) == 1
     assert set(memory._entries) == {"dashboard:stats"}
+    assert memory.stamp(frozenset({"customers"})) != customers  # keys, prefixes: every stamp
     assert memory.invalidate(keys=["dashboard:stats", "missing"]) == 1
     assert len(memory) == 0
     assert memory._by_tag == {}

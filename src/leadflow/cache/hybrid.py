@@ -127,7 +127,7 @@ class Cache:
                 return value
             if self._redis is None:
                 return None
-        found = await self._redis_lookup(key, schema, memory_checked=trusted)
+        found = await self._redis_lookup(key, schema, frozenset(), memory_checked=trusted)
         return None if found.value is _ABSENT else found.value
 
     async def get_or_set(
@@ -178,23 +178,23 @@ class Cache:
         *,
         memory_checked: bool,
     ) -> Fetched[Any]:
-        epoch = self._memory.epoch
-        found = await self._redis_lookup(key, schema, memory_checked=memory_checked)
+        stamp = self._memory.stamp(tags)
+        found = await self._redis_lookup(key, schema, tags, memory_checked=memory_checked)
         if found.value is not _ABSENT:
             return Fetched(found.value, found.source)
-        if found.generation is None:
+        if found.generations is None:
             value = await self._load(loader)
-            self._store_local(key, pack(value), ttl, tags, schema, epoch)
+            self._store_local(key, pack(value), ttl, tags, schema, stamp)
             return Fetched(value, "loader")
         token = await self._take_lock(key)
         if token is _HELD:
-            waited = await self._wait_for_other_process(key, schema, epoch)
+            waited = await self._wait_for_other_process(key, schema)
             if waited is not None:
                 return waited
             token = None
         try:
             value = await self._load(loader)
-            await self._store(key, pack(value), ttl, tags, schema, found.generation, epoch)
+            await self._store(key, pack(value), ttl, tags, schema, found.generations, stamp)
         finally:
             if token is not None:
                 await self._release_lock(key, token)
@@ -212,7 +212,7 @@ class Cache:
         """Store `value` under `key` for `ttl` seconds; other processes drop their old copy."""
         packed, tag_set = pack(value), frozenset(tags)
         if self._redis is None:
-            self._store_local(key, packed, ttl, tag_set, schema, self._memory.epoch)
+            self._store_local(key, packed, ttl, tag_set, schema, None)
             return
         if self._redis_ready():
             expires_at = self._clock.now() + ttl
@@ -231,7 +231,7 @@ class Cache:
                     self._memory.delete(key)
                 return
         self.counters.redis.fallbacks += 1
-        self._store_local(key, packed, ttl, tag_set, schema, self._memory.epoch)
+        self._store_local(key, packed, ttl, tag_set, schema, None)
         # Redis may still hold an older value under this key: drop it when Redis is back.
         self._queue(Invalidation(keys=frozenset({key})))
 
@@ -377,17 +377,19 @@ class Cache:
             self.counters.redis.fallbacks += 1
         return unpack(entry.packed)
 
-    async def _redis_lookup(self, key: str, schema: str, *, memory_checked: bool) -> _Found:
-        """Ask Redis (falling back to memory); `generation` is None unless Redis answered."""
-        epoch = self._memory.epoch
+    async def _redis_lookup(
+        self, key: str, schema: str, tags: frozenset[str], *, memory_checked: bool
+    ) -> _Found:
+        """Ask Redis (falling back to memory); `generations` is None unless Redis answered."""
+        changes = self._memory.changes
         if self._redis is not None and self._redis_ready():
             try:
-                data, generation = await self._redis.get_with_generation(key)
+                data, generations = await self._redis.get_with_generations(key, tags)
             except RedisUnavailable:
                 self._redis_failed()
             else:
                 self._redis_succeeded()
-                return self._accept(key, data, schema, epoch, generation)
+                return self._accept(key, data, schema, changes, generations)
         elif self._redis is not None:
             self.counters.redis.fallbacks += 1
         if memory_checked:
@@ -395,19 +397,26 @@ class Cache:
         return _Found(self._memory_lookup(key, schema), "memory", None)
 
     def _accept(
-        self, key: str, data: bytes | None, schema: str, epoch: int, generation: str
+        self,
+        key: str,
+        data: bytes | None,
+        schema: str,
+        changes: int,
+        generations: tuple[str, ...] | None,
     ) -> _Found:
+        """Take what Redis returned; copy a hit into memory unless something was invalidated
+        during the round trip (`changes` is the memory tier's count from before it)."""
         decoded = decode(data, schema=schema) if data is not None else None
         if decoded is not None and decoded.expires_at <= self._clock.now():
             decoded = None  # Redis has not dropped it yet; by the writer's clock it is over
         if decoded is None:
             self.counters.redis.misses += 1
-            return _Found(_ABSENT, "redis", generation)
+            return _Found(_ABSENT, "redis", generations)
         self.counters.redis.hits += 1
-        if self._subscribed and self._memory.epoch == epoch:
+        if self._subscribed and self._memory.changes == changes:
             entry = MemoryEntry(decoded.packed, decoded.expires_at, schema, decoded.tags, True)
             self._put_memory(key, entry)
-        return _Found(unpack(decoded.packed), "redis", generation)
+        return _Found(unpack(decoded.packed), "redis", generations)
 
     async def _store(
         self,
@@ -416,14 +425,17 @@ class Cache:
         ttl: float,
         tags: frozenset[str],
         schema: str,
-        generation: str,
-        epoch: int,
+        generations: tuple[str, ...],
+        stamp: tuple[int, ...],
     ) -> None:
+        """Store a loaded value where it is still current (see the module docstring)."""
         if self._redis is not None and self._redis_ready():
             expires_at = self._clock.now() + ttl
             data = encode(packed, expires_at=expires_at, schema=schema, tags=tags)
             try:
-                stored = await self._redis.set(key, data, ttl=ttl, tags=tags, generation=generation)
+                stored = await self._redis.set(
+                    key, data, ttl=ttl, tags=tags, generations=generations
+                )
             except RedisUnavailable:
                 self._redis_failed()
             else:
@@ -432,16 +444,22 @@ class Cache:
                     self.counters.redis_sets_refused += 1
                     return
                 self.counters.redis.sets += 1
-                if self._subscribed and self._memory.epoch == epoch:
+                if self._subscribed and self._memory.stamp(tags) == stamp:
                     self._put_memory(key, MemoryEntry(packed, expires_at, schema, tags, True))
                 return
-        self._store_local(key, packed, ttl, tags, schema, epoch)
+        self._store_local(key, packed, ttl, tags, schema, stamp)
 
     def _store_local(
-        self, key: str, packed: Packed, ttl: float, tags: frozenset[str], schema: str, epoch: int
+        self,
+        key: str,
+        packed: Packed,
+        ttl: float,
+        tags: frozenset[str],
+        schema: str,
+        stamp: tuple[int, ...] | None,
     ) -> None:
         """Keep a value in memory only (with Redis away: for `fallback_ttl` at most)."""
-        if self._memory.epoch != epoch:
+        if stamp is not None and self._memory.stamp(tags) != stamp:
             return  # an invalidation ran while it was loaded: it may already be stale
         if self._redis is not None:
             ttl = min(ttl, self.fallback_ttl)
@@ -452,9 +470,7 @@ class Cache:
         self._memory.set(key, entry)
         self.counters.memory.sets += 1
 
-    async def _wait_for_other_process(
-        self, key: str, schema: str, epoch: int
-    ) -> Fetched[Any] | None:
+    async def _wait_for_other_process(self, key: str, schema: str) -> Fetched[Any] | None:
         """Another process is loading `key`: wait for its value (None after `lock_ttl`)."""
         if self._redis is None or self.lock_ttl is None:
             return None
@@ -463,13 +479,14 @@ class Cache:
         deadline = loop.time() + self.lock_ttl
         while loop.time() < deadline:
             await asyncio.sleep(_LOCK_POLL_SECONDS)
+            changes = self._memory.changes
             try:
                 data = await self._redis.get(key)
             except RedisUnavailable:
                 self._redis_failed()
                 return None
             if data is not None:
-                found = self._accept(key, data, schema, epoch, "")
+                found = self._accept(key, data, schema, changes, None)
                 if found.value is not _ABSENT:
                     return Fetched(found.value, "redis")
         return None
@@ -539,4 +556,4 @@ _HELD = "\x00held"  # not a token: tokens are hex
 class _Found:
     value: Any
     source: str
-    generation: str | None
+    generations: tuple[str, ...] | None

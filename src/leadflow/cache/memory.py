@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from leadflow.cache.clock import Clock
 from leadflow.cache.envelope import Packed
 
+_MAX_TAG_EPOCHS = 100_000
+
 
 @dataclass(slots=True)
 class MemoryEntry:
@@ -37,12 +39,21 @@ class MemoryTier:
         self._by_tag: dict[str, set[str]] = {}
         self.evictions = 0
         self.expirations = 0
-        # Bumped by every invalidation: a value loaded while it moved may be stale, so whoever
-        # loaded it compares the epoch before and after and keeps the value out of memory.
-        self.epoch = 0
+        # A value loaded while an invalidation touched it may be stale: whoever loads takes a
+        # stamp before and compares after, and keeps a changed one out of memory. `changes`
+        # counts every invalidation (the coarse check for a Redis round trip); the stamp of a
+        # load counts only those that can affect its tags (loads take long: a write to one
+        # customer must not keep every other view out of the cache).
+        self.changes = 0
+        self._global_epoch = 0
+        self._tag_epochs: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def stamp(self, tags: frozenset[str]) -> tuple[int, ...]:
+        """Changes whenever an invalidation could have dropped a value carrying `tags`."""
+        return (self._global_epoch, *(self._tag_epochs.get(tag, 0) for tag in sorted(tags)))
 
     def __contains__(self, key: str) -> bool:
         return self.get(key, touch=False) is not None
@@ -83,18 +94,29 @@ class MemoryTier:
     def invalidate(
         self, *, keys: Iterable[str] = (), tags: Iterable[str] = (), prefixes: Iterable[str] = ()
     ) -> int:
-        """Drop the entries named, tagged or prefixed as given; count them. Bumps the epoch."""
-        self.epoch += 1
+        """Drop the entries named, tagged or prefixed as given; count them."""
+        self.changes += 1
         doomed = set(keys)
-        for tag in tags:
-            doomed.update(self._by_tag.get(tag, ()))
         prefixes = tuple(prefixes)
+        if doomed or prefixes:
+            self._global_epoch += 1
+        for tag in tags:
+            self._bump(tag)
+            doomed.update(self._by_tag.get(tag, ()))
         if prefixes:
             doomed.update(key for key in self._entries if key.startswith(prefixes))
         return sum(self.delete(key) for key in doomed)
 
+    def _bump(self, tag: str) -> None:
+        if len(self._tag_epochs) >= _MAX_TAG_EPOCHS and tag not in self._tag_epochs:
+            # Forgetting per-tag counts is safe if the global one moves: every stamp changes.
+            self._tag_epochs.clear()
+            self._global_epoch += 1
+        self._tag_epochs[tag] = self._tag_epochs.get(tag, 0) + 1
+
     def clear(self) -> int:
-        self.epoch += 1
+        self.changes += 1
+        self._global_epoch += 1
         count = len(self._entries)
         self._entries.clear()
         self._by_tag.clear()
@@ -102,7 +124,8 @@ class MemoryTier:
 
     def drop_near(self) -> int:
         """Drop every copy of a Redis entry (they may have missed invalidations); count them."""
-        self.epoch += 1
+        self.changes += 1
+        self._global_epoch += 1
         doomed = [key for key, entry in self._entries.items() if entry.near]
         for key in doomed:
             self._remove(key)

@@ -1,12 +1,13 @@
 """The Redis tier: one connection pool per process, short timeouts, a few Lua scripts.
 
 Keys (all under the namespace `ns`): `ns:v:<key>` holds a value (envelope bytes, with a Redis
-TTL), `ns:t:<tag>` the set of keys carrying a tag, `ns:gen` a counter every invalidation
-increments, `ns:lock:<key>` the short lock of a process loading a key. Invalidations are
-published on `ns:invalidate` for the other processes' memory tiers.
+TTL), `ns:t:<tag>` the set of keys carrying a tag, `ns:g:<tag>` a counter every invalidation of
+the tag increments, `ns:gen` one that invalidations of keys and prefixes increment,
+`ns:lock:<key>` the short lock of a process loading a key. Invalidations are published on
+`ns:invalidate` for the other processes' memory tiers.
 
-The counter closes the classic cache-aside race: a process that missed reads the counter with
-the miss (one MGET), loads from the database, and stores only if the counter has not moved
+The counters close the classic cache-aside race: a process that missed reads them with the miss
+(one MGET), loads from the database, and stores only if none of the value's counters moved
 meanwhile — a value loaded before a write commits can never land after that write's
 invalidation. Every failure (error, timeout, no connection) surfaces as `RedisUnavailable`;
 the hybrid cache turns it into a memory fallback.
@@ -17,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -33,33 +34,42 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-UNCONDITIONAL = "*"
+# Counters live a day past their last move. One that lapsed reads as "" — a load that began
+# before would then need a day to finish for the lapse to let a stale value through.
+_GENERATION_TTL_MS = 86_400_000
 
-# KEYS: value key, generation key, tag sets. ARGV: value, ttl ms, expected generation (or "*"),
-# key name (the tag sets' member), message to publish ("" = none), channel.
+# KEYS: value key, n counters, tag sets. ARGV: value, ttl ms, n, n expected counter values,
+# key name (the tag sets' member), message to publish ("" = none), channel. n = 0: store anyway.
 _SET = """
-if ARGV[3] ~= '*' then
-  local gen = redis.call('GET', KEYS[2]) or ''
-  if gen ~= ARGV[3] then return 0 end
+local n = tonumber(ARGV[3])
+for i = 1, n do
+  if (redis.call('GET', KEYS[1 + i]) or '') ~= ARGV[3 + i] then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-for i = 3, #KEYS do
-  redis.call('SADD', KEYS[i], ARGV[4])
+for i = 2 + n, #KEYS do
+  redis.call('SADD', KEYS[i], ARGV[4 + n])
   if redis.call('PTTL', KEYS[i]) < tonumber(ARGV[2]) then
     redis.call('PEXPIRE', KEYS[i], ARGV[2])
   end
 end
-if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[6], ARGV[5]) end
+if ARGV[5 + n] ~= '' then redis.call('PUBLISH', ARGV[6 + n], ARGV[5 + n]) end
 return 1
 """
 
-# KEYS: generation key. ARGV: value-key prefix, tag-key prefix, number of keys n, n keys, tags.
+# KEYS: the global counter. ARGV: value-key prefix, tag-set prefix, counter prefix, counter TTL
+# ms, move the global counter (1/0), number of keys n, n keys, tags.
 _INVALIDATE = """
-redis.call('INCR', KEYS[1])
-local n = tonumber(ARGV[3])
+if ARGV[5] == '1' then
+  redis.call('INCR', KEYS[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+end
+local n = tonumber(ARGV[6])
 local dropped = 0
-for i = 4, 3 + n do dropped = dropped + redis.call('DEL', ARGV[1] .. ARGV[i]) end
-for i = 4 + n, #ARGV do
+for i = 7, 6 + n do dropped = dropped + redis.call('DEL', ARGV[1] .. ARGV[i]) end
+for i = 7 + n, #ARGV do
+  local counter = ARGV[3] .. ARGV[i]
+  redis.call('INCR', counter)
+  redis.call('PEXPIRE', counter, ARGV[4])
   local tag_key = ARGV[2] .. ARGV[i]
   for _, member in ipairs(redis.call('SMEMBERS', tag_key)) do
     dropped = dropped + redis.call('DEL', ARGV[1] .. member)
@@ -166,6 +176,7 @@ class RedisTier:
         self._ns = namespace
         self._value_prefix = f"{namespace}:v:"
         self._tag_prefix = f"{namespace}:t:"
+        self._counter_prefix = f"{namespace}:g:"
         self._gen_key = f"{namespace}:gen"
         self.channel = f"{namespace}:invalidate"
         self._set = self._client.register_script(_SET)
@@ -192,10 +203,16 @@ class RedisTier:
     async def get(self, key: str) -> bytes | None:
         return _as_bytes(await self._run(self._client.get(self.value_key(key))))
 
-    async def get_with_generation(self, key: str) -> tuple[bytes | None, str]:
-        """The value under `key` and the invalidation counter, read atomically."""
-        value, gen = await self._run(self._client.mget(self.value_key(key), self._gen_key))
-        return _as_bytes(value), (_as_bytes(gen) or b"").decode()
+    def _counters(self, tags: frozenset[str]) -> list[str]:
+        return [self._gen_key, *(self._counter_prefix + tag for tag in sorted(tags))]
+
+    async def get_with_generations(
+        self, key: str, tags: frozenset[str]
+    ) -> tuple[bytes | None, tuple[str, ...]]:
+        """The value under `key` and the counters a value with `tags` depends on, atomically."""
+        replies = await self._run(self._client.mget(self.value_key(key), *self._counters(tags)))
+        value, *counters = replies
+        return _as_bytes(value), tuple((_as_bytes(c) or b"").decode() for c in counters)
 
     async def set(
         self,
@@ -203,14 +220,16 @@ class RedisTier:
         data: bytes,
         *,
         ttl: float,
-        tags: Iterable[str],
-        generation: str = UNCONDITIONAL,
+        tags: frozenset[str],
+        generations: tuple[str, ...] | None = None,
         publish: str = "",
     ) -> bool:
-        """Store `data` for `ttl` seconds unless the counter moved from `generation`."""
-        keys = [self.value_key(key), self._gen_key, *(self._tag_prefix + tag for tag in tags)]
+        """Store `data` for `ttl` seconds, unless a counter moved from `generations`."""
+        counters = self._counters(tags) if generations is not None else []
+        expected = list(generations or ())
+        keys = [self.value_key(key), *counters, *(self._tag_prefix + tag for tag in tags)]
         ttl_ms = max(int(ttl * 1000), 1)
-        args: list[Any] = [data, ttl_ms, generation, key, publish, self.channel]
+        args: list[Any] = [data, ttl_ms, len(expected), *expected, key, publish, self.channel]
         stored = await self._run(self._set(keys=keys, args=args))
         return bool(stored)
 
@@ -220,16 +239,26 @@ class RedisTier:
             await self._drop_namespace()
         else:
             keys, tags = sorted(what.keys), sorted(what.tags)
-            args: list[Any] = [self._value_prefix, self._tag_prefix, len(keys), *keys, *tags]
+            args: list[Any] = [
+                self._value_prefix,
+                self._tag_prefix,
+                self._counter_prefix,
+                _GENERATION_TTL_MS,
+                "1" if keys or what.prefixes else "0",
+                len(keys),
+                *keys,
+                *tags,
+            ]
             await self._run(self._invalidate(keys=[self._gen_key], args=args))
             for prefix in sorted(what.prefixes):
-                # The counter moved above, before the scan: a value stored after the scan was
-                # loaded under the old counter and is refused.
+                # The global counter moved above, before the scan: a value stored after the
+                # scan was loaded under the old counter and is refused.
                 await self._drop_matching(_glob_escape(self._value_prefix + prefix) + "*")
         await self._run(self._client.publish(self.channel, what.message(origin)))
 
     async def _drop_namespace(self) -> None:
         await self._run(self._client.incr(self._gen_key))
+        await self._run(self._client.pexpire(self._gen_key, _GENERATION_TTL_MS))
         await self._drop_matching(_glob_escape(self._value_prefix) + "*")
         await self._drop_matching(_glob_escape(self._tag_prefix) + "*")
 
