@@ -127,7 +127,7 @@ class Cache:
                 return value
             if self._redis is None:
                 return None
-        found = await self._redis_lookup(key, schema, frozenset(), memory_checked=trusted)
+        found = await self._redis_lookup(key, schema, None, memory_checked=trusted)
         return None if found.value is _ABSENT else found.value
 
     async def get_or_set(
@@ -378,13 +378,18 @@ class Cache:
         return unpack(entry.packed)
 
     async def _redis_lookup(
-        self, key: str, schema: str, tags: frozenset[str], *, memory_checked: bool
+        self, key: str, schema: str, tags: frozenset[str] | None, *, memory_checked: bool
     ) -> _Found:
-        """Ask Redis (falling back to memory); `generations` is None unless Redis answered."""
+        """Ask Redis (falling back to memory). With `tags` (a load may follow), read the
+        counters of those tags too; `generations` is None unless Redis answered."""
         changes = self._memory.changes
         if self._redis is not None and self._redis_ready():
+            generations: tuple[str, ...] | None = None
             try:
-                data, generations = await self._redis.get_with_generations(key, tags)
+                if tags is None:
+                    data = await self._redis.get(key)
+                else:
+                    data, generations = await self._redis.get_with_generations(key, tags)
             except RedisUnavailable:
                 self._redis_failed()
             else:
