@@ -74,6 +74,8 @@ async def require_token(
         raise Unauthorized("invalid bearer token")
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# Function-scoped: the COMMIT runs before the answer is sent (issue #7 makes the same change), so
+# the cache's invalidation at the response's start comes after it (read-your-writes).
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CacheDep = Annotated[Cache, Depends(get_cache)]
