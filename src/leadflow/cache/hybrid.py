@@ -32,17 +32,11 @@ from typing import Any, Generic, TypeVar
 from leadflow.cache.breaker import CircuitBreaker
 from leadflow.cache.clock import Clock
 from leadflow.cache.envelope import Packed, decode, encode, pack, unpack
+from leadflow.cache.link import RedisLink, drop_local
 from leadflow.cache.memory import MemoryEntry, MemoryTier
 from leadflow.cache.redis_tier import Invalidation, RedisTier, RedisUnavailable
 from leadflow.cache.singleflight import SingleFlight
-from leadflow.cache.stats import (
-    CacheStats,
-    CircuitStats,
-    Counters,
-    InvalidationStats,
-    MemoryTierStats,
-    RedisTierStats,
-)
+from leadflow.cache.stats import CacheStats, Counters, snapshot
 from leadflow.cache.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
@@ -50,7 +44,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _LOCK_POLL_SECONDS = 0.02
-_PENDING_LIMIT = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,21 +74,27 @@ class Cache:
         enabled: bool = True,
     ) -> None:
         self._memory = memory
-        self._redis = redis
         self._breaker = breaker
         self._clock = clock
         self.counters = counters
         self.fallback_ttl = fallback_ttl
-        self.probe_interval = probe_interval
         self.lock_ttl = lock_ttl
         self.enabled = enabled
-        self._origin = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self._flights: SingleFlight[Fetched[Any]] = SingleFlight()
-        self._pending: Invalidation | None = None
-        self._subscribed = False
-        self._supervisor = (
-            Supervisor(self, redis, probe_interval=probe_interval) if redis is not None else None
-        )
+        self._link: RedisLink | None = None
+        self._supervisor: Supervisor | None = None
+        if redis is not None:
+            self._link = RedisLink(
+                redis=redis,
+                memory=memory,
+                breaker=breaker,
+                counters=counters,
+                clock=clock,
+                fallback_ttl=fallback_ttl,
+                probe_interval=probe_interval,
+                origin=f"{os.getpid()}-{uuid.uuid4().hex[:12]}",
+            )
+            self._supervisor = Supervisor(self._link, redis, probe_interval=probe_interval)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -107,14 +106,14 @@ class Cache:
     async def close(self) -> None:
         if self._supervisor is not None:
             await self._supervisor.stop()
-        if self._pending is not None:
-            log.warning(
-                "%d cache invalidation(s) never reached Redis; other processes keep those "
-                "entries until they expire",
-                len(self._pending),
-            )
-        if self._redis is not None:
-            await self._redis.close()
+        if self._link is not None:
+            if self._link.pending is not None:
+                log.warning(
+                    "%d cache invalidation(s) never reached Redis; other processes keep those "
+                    "entries until they expire",
+                    len(self._link.pending),
+                )
+            await self._link.redis.close()
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -125,7 +124,7 @@ class Cache:
             value = self._memory_lookup(key, schema)
             if value is not _ABSENT:
                 return value
-            if self._redis is None:
+            if self._link is None:
                 return None
         found = await self._redis_lookup(key, schema, None, memory_checked=trusted)
         return None if found.value is _ABSENT else found.value
@@ -211,21 +210,22 @@ class Cache:
     ) -> None:
         """Store `value` under `key` for `ttl` seconds; other processes drop their old copy."""
         packed, tag_set = pack(value), frozenset(tags)
-        if self._redis is None:
+        link = self._link
+        if link is None:
             self._store_local(key, packed, ttl, tag_set, schema, None)
             return
-        if self._redis_ready():
+        if link.ready:
             expires_at = self._clock.now() + ttl
             data = encode(packed, expires_at=expires_at, schema=schema, tags=tag_set)
-            notice = Invalidation(keys=frozenset({key})).message(self._origin)
+            notice = Invalidation(keys=frozenset({key})).message(link.origin)
             try:
-                await self._redis.set(key, data, ttl=ttl, tags=tag_set, publish=notice)
+                await link.redis.set(key, data, ttl=ttl, tags=tag_set, publish=notice)
             except RedisUnavailable:
-                self._redis_failed()
+                link.failed()
             else:
-                self._redis_succeeded()
+                link.succeeded()
                 self.counters.redis.sets += 1
-                if self._subscribed:
+                if link.is_subscribed:
                     self._put_memory(key, MemoryEntry(packed, expires_at, schema, tag_set, True))
                 else:
                     self._memory.delete(key)
@@ -233,7 +233,7 @@ class Cache:
         self.counters.redis.fallbacks += 1
         self._store_local(key, packed, ttl, tag_set, schema, None)
         # Redis may still hold an older value under this key: drop it when Redis is back.
-        self._queue(Invalidation(keys=frozenset({key})))
+        link.queue(Invalidation(keys=frozenset({key})))
 
     async def delete(self, key: str) -> None:
         await self.invalidate(Invalidation(keys=frozenset({key})))
@@ -248,123 +248,40 @@ class Cache:
 
     async def invalidate(self, what: Invalidation) -> None:
         self.counters.invalidations_local += 1
-        self._drop_local(what)
-        if self._redis is None:
+        drop_local(self._memory, what)
+        link = self._link
+        if link is None:
             return
-        if self._redis_ready() and self._pending is None:
+        if link.ready and link.pending is None:
             try:
-                await self._redis.invalidate(what, origin=self._origin)
+                await link.redis.invalidate(what, origin=link.origin)
             except RedisUnavailable:
-                self._redis_failed()
+                link.failed()
             else:
-                self._redis_succeeded()
+                link.succeeded()
                 return
         self.counters.redis.fallbacks += 1
-        self._queue(what)
+        link.queue(what)
 
     # -- stats ----------------------------------------------------------------------------
 
     def stats(self) -> CacheStats:
         """A snapshot of the counters, sizes and circuit state (see the package docstring)."""
-        c = self.counters
-        return CacheStats(
-            pid=os.getpid(),
+        link = self._link
+        return snapshot(
+            self.counters,
+            memory=self._memory,
+            breaker=self._breaker,
             enabled=self.enabled,
-            memory=MemoryTierStats(
-                hits=c.memory.hits,
-                misses=c.memory.misses,
-                sets=c.memory.sets,
-                errors=c.memory.errors,
-                fallbacks=c.memory.fallbacks,
-                size=len(self._memory),
-                max_items=self._memory.max_items,
-                evictions=self._memory.evictions,
-                expirations=self._memory.expirations,
-            ),
-            redis=RedisTierStats(
-                hits=c.redis.hits,
-                misses=c.redis.misses,
-                sets=c.redis.sets,
-                errors=c.redis.errors,
-                fallbacks=c.redis.fallbacks,
-                configured=self._redis is not None,
-                subscribed=self._subscribed,
-                sets_refused=c.redis_sets_refused,
-                latency=c.latency.snapshot(),
-            ),
-            circuit=CircuitStats(
-                state=self._breaker.state,
-                seconds_in_state=self._breaker.seconds_in_state(),
-                seconds_unavailable=self._breaker.seconds_unavailable(),
-                consecutive_failures=self._breaker.consecutive_failures,
-                opened_total=self._breaker.opened_total,
-            ),
-            loads=c.loads,
-            single_flight_joined=c.joined,
-            lock_waits=c.lock_waits,
-            invalidations=InvalidationStats(
-                local=c.invalidations_local,
-                remote=c.invalidations_remote,
-                pending=len(self._pending) if self._pending is not None else 0,
-            ),
+            configured=link is not None,
+            subscribed=link is not None and link.is_subscribed,
+            pending=len(link.pending) if link is not None and link.pending is not None else 0,
         )
-
-    # -- the supervisor's side (see supervisor.py) ----------------------------------------
-
-    def subscribed(self) -> None:
-        # Copies taken before this subscription may have missed an invalidation.
-        self._memory.drop_near()
-        self._subscribed = True
-
-    def unsubscribed(self, reason: str) -> None:
-        if self._subscribed:
-            log.warning("cache lost its Redis subscription: %s", reason)
-        self._subscribed = False
-        self.counters.redis.errors += 1
-        if self._breaker.record_failure():
-            self._opened()
-
-    def needs_recovery(self) -> bool:
-        return not self._breaker.closed or self._pending is not None
-
-    async def recover(self) -> None:
-        if self._redis is None or not self.needs_recovery():
-            return
-        self._breaker.begin_probe()
-        try:
-            await self._redis.ping()
-            while self._pending is not None:
-                replay, self._pending = self._pending, None
-                try:
-                    await self._redis.invalidate(replay, origin=self._origin)
-                except RedisUnavailable:
-                    self._pending = replay | self._pending if self._pending else replay
-                    raise
-        except RedisUnavailable:
-            self._breaker.probe_failed()
-            raise
-        was_open = self._breaker.opened_at is not None
-        self._breaker.close()
-        if was_open:
-            log.info("cache is back on Redis")
-
-    def apply_remote(self, data: bytes) -> None:
-        parsed = Invalidation.from_message(data)
-        if parsed is None:
-            return
-        origin, what = parsed
-        if origin == self._origin:
-            return
-        self.counters.invalidations_remote += 1
-        self._drop_local(what)
 
     # -- internals ------------------------------------------------------------------------
 
-    def _redis_ready(self) -> bool:
-        return self._redis is not None and self._breaker.closed
-
     def _memory_trusted(self) -> bool:
-        return self._redis is None or self._subscribed or not self._breaker.closed
+        return self._link is None or self._link.memory_trusted()
 
     def _memory_lookup(self, key: str, schema: str) -> Any:
         entry = self._memory.get(key)
@@ -372,7 +289,7 @@ class Cache:
             self.counters.memory.misses += 1
             return _ABSENT
         self.counters.memory.hits += 1
-        if self._redis is not None and not self._breaker.closed:
+        if self._link is not None and not self._link.ready:
             self.counters.memory.fallbacks += 1
             self.counters.redis.fallbacks += 1
         return unpack(entry.packed)
@@ -383,19 +300,20 @@ class Cache:
         """Ask Redis (falling back to memory). With `tags` (a load may follow), read the
         counters of those tags too; `generations` is None unless Redis answered."""
         changes = self._memory.changes
-        if self._redis is not None and self._redis_ready():
+        link = self._link
+        if link is not None and link.ready:
             generations: tuple[str, ...] | None = None
             try:
                 if tags is None:
-                    data = await self._redis.get(key)
+                    data = await link.redis.get(key)
                 else:
-                    data, generations = await self._redis.get_with_generations(key, tags)
+                    data, generations = await link.redis.get_with_generations(key, tags)
             except RedisUnavailable:
-                self._redis_failed()
+                link.failed()
             else:
-                self._redis_succeeded()
+                link.succeeded()
                 return self._accept(key, data, schema, changes, generations)
-        elif self._redis is not None:
+        elif link is not None:
             self.counters.redis.fallbacks += 1
         if memory_checked:
             return _Found(_ABSENT, "memory", None)
@@ -418,7 +336,7 @@ class Cache:
             self.counters.redis.misses += 1
             return _Found(_ABSENT, "redis", generations)
         self.counters.redis.hits += 1
-        if self._subscribed and self._memory.changes == changes:
+        if self._link is not None and self._link.is_subscribed and self._memory.changes == changes:
             entry = MemoryEntry(decoded.packed, decoded.expires_at, schema, decoded.tags, True)
             self._put_memory(key, entry)
         return _Found(unpack(decoded.packed), "redis", generations)
@@ -434,22 +352,23 @@ class Cache:
         stamp: tuple[int, ...],
     ) -> None:
         """Store a loaded value where it is still current (see the module docstring)."""
-        if self._redis is not None and self._redis_ready():
+        link = self._link
+        if link is not None and link.ready:
             expires_at = self._clock.now() + ttl
             data = encode(packed, expires_at=expires_at, schema=schema, tags=tags)
             try:
-                stored = await self._redis.set(
+                stored = await link.redis.set(
                     key, data, ttl=ttl, tags=tags, generations=generations
                 )
             except RedisUnavailable:
-                self._redis_failed()
+                link.failed()
             else:
-                self._redis_succeeded()
+                link.succeeded()
                 if not stored:
                     self.counters.redis_sets_refused += 1
                     return
                 self.counters.redis.sets += 1
-                if self._subscribed and self._memory.stamp(tags) == stamp:
+                if link.is_subscribed and self._memory.stamp(tags) == stamp:
                     self._put_memory(key, MemoryEntry(packed, expires_at, schema, tags, True))
                 return
         self._store_local(key, packed, ttl, tags, schema, stamp)
@@ -466,7 +385,7 @@ class Cache:
         """Keep a value in memory only (with Redis away: for `fallback_ttl` at most)."""
         if stamp is not None and self._memory.stamp(tags) != stamp:
             return  # an invalidation ran while it was loaded: it may already be stale
-        if self._redis is not None:
+        if self._link is not None:
             ttl = min(ttl, self.fallback_ttl)
         entry = MemoryEntry(packed, self._clock.now() + ttl, schema, tags, False)
         self._put_memory(key, entry)
@@ -477,7 +396,8 @@ class Cache:
 
     async def _wait_for_other_process(self, key: str, schema: str) -> Fetched[Any] | None:
         """Another process is loading `key`: wait for its value (None after `lock_ttl`)."""
-        if self._redis is None or self.lock_ttl is None:
+        link = self._link
+        if link is None or self.lock_ttl is None:
             return None
         self.counters.lock_waits += 1
         loop = asyncio.get_running_loop()
@@ -486,9 +406,9 @@ class Cache:
             await asyncio.sleep(_LOCK_POLL_SECONDS)
             changes = self._memory.changes
             try:
-                data = await self._redis.get(key)
+                data = await link.redis.get(key)
             except RedisUnavailable:
-                self._redis_failed()
+                link.failed()
                 return None
             if data is not None:
                 found = self._accept(key, data, schema, changes, None)
@@ -498,54 +418,23 @@ class Cache:
 
     async def _take_lock(self, key: str) -> str | None:
         """Our token, `_HELD` if another process holds the key's lock, None without locking."""
-        if self._redis is None or self.lock_ttl is None or not self._redis_ready():
+        link = self._link
+        if link is None or self.lock_ttl is None or not link.ready:
             return None
         token = uuid.uuid4().hex
         try:
-            return token if await self._redis.try_lock(key, token, self.lock_ttl) else _HELD
+            return token if await link.redis.try_lock(key, token, self.lock_ttl) else _HELD
         except RedisUnavailable:
-            self._redis_failed()
+            link.failed()
             return None
 
     async def _release_lock(self, key: str, token: str) -> None:
-        if self._redis is None:
+        if self._link is None:
             return
         try:
-            await self._redis.unlock(key, token)
+            await self._link.redis.unlock(key, token)
         except RedisUnavailable:
-            self._redis_failed()
-
-    def _drop_local(self, what: Invalidation) -> None:
-        if what.everything:
-            self._memory.clear()
-        else:
-            self._memory.invalidate(keys=what.keys, tags=what.tags, prefixes=what.prefixes)
-
-    def _queue(self, what: Invalidation) -> None:
-        pending = what if self._pending is None else self._pending | what
-        if len(pending) > _PENDING_LIMIT:
-            pending = Invalidation(everything=True)
-        self._pending = pending
-        # Until it is replayed, Redis may serve what this process has invalidated: stay off it.
-        if self._breaker.trip():
-            self._opened()
-
-    def _redis_succeeded(self) -> None:
-        self._breaker.record_success()
-
-    def _redis_failed(self) -> None:
-        self.counters.redis.errors += 1
-        self.counters.redis.fallbacks += 1
-        if self._breaker.record_failure():
-            self._opened()
-
-    def _opened(self) -> None:
-        log.warning(
-            "cache circuit open: serving from memory, probing Redis every %.1f s",
-            self.probe_interval,
-        )
-        # Nothing keeps memory coherent with the other processes now: trust it only briefly.
-        self._memory.clamp(self._clock.now() + self.fallback_ttl)
+            self._link.failed()
 
 
 class _Absent:

@@ -7,12 +7,14 @@ snapshot is taken. Every `serve` worker has its own cache and so its own figures
 from __future__ import annotations
 
 import math
+import os
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from pydantic import BaseModel, Field
 
-from leadflow.cache.breaker import CircuitState
+from leadflow.cache.breaker import CircuitBreaker, CircuitState
+from leadflow.cache.memory import MemoryTier
 
 
 @dataclass(slots=True)
@@ -136,6 +138,50 @@ class CacheStats(BaseModel):
     def metrics(self) -> list[MetricFamily]:
         """The snapshot as Prometheus metric families (see the package docstring for names)."""
         return prometheus_families(self)
+
+
+def snapshot(
+    c: Counters,
+    *,
+    memory: MemoryTier,
+    breaker: CircuitBreaker,
+    enabled: bool,
+    configured: bool,
+    subscribed: bool,
+    pending: int,
+) -> CacheStats:
+    """The counters with the tier sizes and the circuit state, as of now."""
+    return CacheStats(
+        pid=os.getpid(),
+        enabled=enabled,
+        memory=MemoryTierStats(
+            **asdict(c.memory),
+            size=len(memory),
+            max_items=memory.max_items,
+            evictions=memory.evictions,
+            expirations=memory.expirations,
+        ),
+        redis=RedisTierStats(
+            **asdict(c.redis),
+            configured=configured,
+            subscribed=subscribed,
+            sets_refused=c.redis_sets_refused,
+            latency=c.latency.snapshot(),
+        ),
+        circuit=CircuitStats(
+            state=breaker.state,
+            seconds_in_state=breaker.seconds_in_state(),
+            seconds_unavailable=breaker.seconds_unavailable(),
+            consecutive_failures=breaker.consecutive_failures,
+            opened_total=breaker.opened_total,
+        ),
+        loads=c.loads,
+        single_flight_joined=c.joined,
+        lock_waits=c.lock_waits,
+        invalidations=InvalidationStats(
+            local=c.invalidations_local, remote=c.invalidations_remote, pending=pending
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from leadflow.cache.redis_tier import RedisTier, RedisUnavailable
 log = logging.getLogger(__name__)
 
 
-class SupervisedCache(Protocol):
+class SupervisedLink(Protocol):
     def subscribed(self) -> None:
         """The subscription is live: from now on no invalidation is missed."""
 
@@ -37,8 +37,8 @@ class SupervisedCache(Protocol):
 
 
 class Supervisor:
-    def __init__(self, cache: SupervisedCache, redis: RedisTier, *, probe_interval: float) -> None:
-        self._cache = cache
+    def __init__(self, link: SupervisedLink, redis: RedisTier, *, probe_interval: float) -> None:
+        self._link = link
         self._redis = redis
         self._probe_interval = probe_interval
         self._stop = asyncio.Event()
@@ -61,11 +61,11 @@ class Supervisor:
             try:
                 await self._listen()
             except (TimeoutError, RedisUnavailable, RedisError, OSError) as exc:
-                self._cache.unsubscribed(f"{type(exc).__name__}: {exc}")
+                self._link.unsubscribed(f"{type(exc).__name__}: {exc}")
             except Exception:
                 # A bug here must not end the supervision for the life of the process.
                 log.exception("cache supervisor failed; retrying")
-                self._cache.unsubscribed("supervisor error")
+                self._link.unsubscribed("supervisor error")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=self._probe_interval)
 
@@ -73,15 +73,15 @@ class Supervisor:
         pubsub = self._redis.pubsub()
         try:
             await asyncio.wait_for(pubsub.subscribe(self._redis.channel), self._probe_interval)
-            self._cache.subscribed()
-            await self._cache.recover()
+            self._link.subscribed()
+            await self._link.recover()
             while not self._stop.is_set():
                 message = await pubsub.get_message(timeout=self._probe_interval)
                 if message is not None and message.get("type") == "message":
-                    self._cache.apply_remote(message["data"])
-                if self._cache.needs_recovery():
+                    self._link.apply_remote(message["data"])
+                if self._link.needs_recovery():
                     # Commands failed while the subscription held: probe and replay from here.
-                    await self._cache.recover()
+                    await self._link.recover()
         finally:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
