@@ -66,6 +66,8 @@ def wrk(url: str, *, label: str, duration: float, connections: int, threads: int
         f"-c{connections}",
         f"-d{round(duration)}s",
         "--latency",
+        "--timeout",
+        "30s",
         "-H",
         f"Authorization: Bearer {TOKEN}",
         url,
