@@ -108,6 +108,8 @@ WRITES: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("DELETE", "/api/customers/{customer_id}", "/api/customers/{b}?force=true", None),
     ("POST", "/api/leads", "/api/leads", {"name": "Dan", "customer_id": "{a}"}),
     ("PATCH", "/api/leads/{lead_id}", "/api/leads/{lead}", {"status": "contacted"}),
+    # The lead's booking moves with it: the bookings list must show the new customer.
+    ("PATCH", "/api/leads/{lead_id}", "/api/leads/{lead}", {"customer_id": "{b}"}),
     (
         "POST",
         "/api/bookings",
@@ -140,7 +142,7 @@ def _fill(value: Any, ids: dict[str, int]) -> Any:
 
 
 @pytest.mark.parametrize(
-    ("method", "template", "url", "body"), WRITES, ids=[f"{w[0]} {w[1]}" for w in WRITES]
+    ("method", "template", "url", "body"), WRITES, ids=[f"{w[0]} {w[2]} {w[3]}" for w in WRITES]
 )
 async def test_after_a_write_every_cached_endpoint_reads_as_without_the_cache(
     client: httpx.AsyncClient,
@@ -180,7 +182,7 @@ def test_every_write_route_of_the_api_has_its_cache_tags(app: FastAPI) -> None:
     }
     assert len(writes) >= 12
     assert writes == set(WRITE_TAGS)
-    tested = {(m, t.removeprefix("/api")) for m, t, _, _ in WRITES}
+    tested = {(m, t.removeprefix("/api")) for m, t, _, _ in WRITES}  # at least once each
     assert tested | {("POST", "/sync")} == set(WRITE_TAGS)
 
 
@@ -317,3 +319,28 @@ async def test_with_the_cache_off_every_response_is_computed(
     stats = (await uncached_client.get("/api/cache/stats")).json()
     assert stats["enabled"] is False
     assert stats["loads"] == 0
+
+
+# The query parameters each cached list knows; the route serves its cached first page only when
+# all of them are at their defaults. A new filter must be added to that check and here.
+LIST_PARAMETERS = {
+    "/api/customers": {"limit", "offset", "q", "sort"},
+    "/api/leads": {
+        "limit",
+        "offset",
+        "status",
+        "source",
+        "received_from",
+        "received_to",
+        "needs_review",
+    },
+    "/api/threads": {"limit", "offset", "matched", "customer_id"},
+    "/api/bookings": {"limit", "offset", "from", "to", "customer_id", "status", "team"},
+}
+
+
+def test_the_cached_lists_have_no_filter_their_default_check_misses(app: FastAPI) -> None:
+    paths = app.openapi()["paths"]
+    for path, expected in LIST_PARAMETERS.items():
+        names = {p["name"] for p in paths[path]["get"].get("parameters", []) if p["in"] == "query"}
+        assert names == expected, path

@@ -47,7 +47,8 @@ WRITE_TAGS: dict[tuple[str, str], tuple[str, ...]] = {
     ("DELETE", "/customers/{customer_id}"): (_C, _ONE_CUSTOMER, _L, _T, _B),
     # Leads, bookings and threads move customers' counters (customers list, 360 views).
     ("POST", "/leads"): (_L, _C),
-    ("PATCH", "/leads/{lead_id}"): (_L, _C),
+    # Moving a lead to another customer moves the bookings made for it (issue #7).
+    ("PATCH", "/leads/{lead_id}"): (_L, _C, _B),
     ("POST", "/bookings"): (_B, _C),
     ("PATCH", "/bookings/{booking_id}"): (_B, _C),
     ("POST", "/bookings/{booking_id}/cancel"): (_B, _C),
