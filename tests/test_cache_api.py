@@ -49,14 +49,19 @@ def _client(app: FastAPI, **kwargs: Any) -> httpx.AsyncClient:
 
 
 async def _world(session: AsyncSession) -> dict[str, int]:
-    """Two customers; A has a lead, a booking and a thread; an unlinked thread mentions B."""
+    """Two customers; A has a lead, a booking made for it and a thread; an unlinked thread
+    mentions B."""
     now = utcnow()
     a = await make_customer(session, name="Anna", email="anna@example.test")
     b = await make_customer(session, name="Bo", email="bo@example.test")
     mailbox = await make_mailbox(session)
     lead = await make_lead(session, customer_id=a.id, received_at=now - timedelta(hours=1))
     booking = await make_booking(
-        session, customer=a, start=now + timedelta(days=2), end=now + timedelta(days=2, hours=3)
+        session,
+        customer=a,
+        start=now + timedelta(days=2),
+        end=now + timedelta(days=2, hours=3),
+        lead_id=lead.id,
     )
     linked = await make_thread(
         session,
