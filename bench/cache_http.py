@@ -213,7 +213,8 @@ def scenario_b(db: str, redis: RedisServer, args: argparse.Namespace, work: Path
 
 
 class Writer(threading.Thread):
-    """PATCH one customer every `interval` s (invalidations flow through Redis); count failures."""
+    """PATCH one customer every `interval` s, so invalidations flow through Redis and the
+    dashboard is computed again now and then (as in real use); count failures."""
 
     def __init__(self, base: str, interval: float) -> None:
         super().__init__(daemon=True)
@@ -243,12 +244,14 @@ def _circuit(base: str) -> tuple[str, int]:
 def scenario_c(db: str, redis: RedisServer, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     with server(db, redis.url, log=work / "c.log") as base:
         warm(base, [DASHBOARD])
-        writer = Writer(base, interval=0.5)
+        writer = Writer(base, interval=1.0)
         writer.start()
         before = _wrk(args, base + DASHBOARD, "before (Redis up)")
         killer = threading.Timer(0.5, redis.kill)
         killer.start()
-        outage = _wrk(args, base + DASHBOARD, "Redis down (killed 0.5 s in)")
+        # Redis is down from 0.5 s into this run to its end: `duration` seconds under load.
+        outage_args = argparse.Namespace(**{**vars(args), "duration": args.duration + 1})
+        outage = _wrk(outage_args, base + DASHBOARD, "Redis down (killed 0.5 s in)")
         killer.join()
         down_state = _circuit(base)[0]
         redis.start()
