@@ -134,8 +134,10 @@ class CacheSyncObserver:
         await self._cache.invalidate(Invalidation(tags=SYNC_BATCH_TAGS))
 
     async def run_finished(self, *, changed: bool) -> None:
-        # The dashboard shows each mailbox's last run, whatever it did.
-        await self._cache.invalidate(Invalidation(tags=frozenset({_M})))
+        # The dashboard shows each mailbox's last run, whatever it did; a run that stored mail
+        # also ran the processors' finishing step (matching) after its last batch.
+        tags = SYNC_BATCH_TAGS if changed else frozenset({_M})
+        await self._cache.invalidate(Invalidation(tags=tags))
         if changed and self._warmer is not None:
             self._warmer.schedule()
 
