@@ -16,6 +16,8 @@ class LogFormat(StrEnum):
 
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/leadflow.db"
+# Key families of the cache and their default TTLs in seconds (see leadflow.cache.policy).
+DEFAULT_CACHE_TTLS = {"dashboard": 30.0, "lists": 120.0, "customer360": 60.0}
 
 
 class Settings(BaseSettings):
@@ -35,8 +37,8 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(
         None,
-        description="Redis URL for the shared cache (read once the hybrid cache lands; "
-        "nothing uses it yet).",
+        description="Redis URL for the shared cache tier (`redis://host:6379/0`). Unset = "
+        "each process caches in memory only.",
     )
     api_token: SecretStr | None = Field(
         None,
@@ -155,6 +157,66 @@ class Settings(BaseSettings):
         ge=60,
         description="Seconds between UptimeRobot checks (300 on the free plan, 60 minimum).",
     )
+    # Hybrid cache (issue #11): Redis first, memory when Redis fails.
+    cache_enabled: bool = Field(
+        True,
+        description="Serve the cached read endpoints from the cache (false: every response is "
+        "computed; invalidation and /api/cache/stats keep working).",
+    )
+    cache_memory_max_items: int = Field(
+        10_000, ge=1, le=10_000_000, description="Most entries the in-memory tier holds (LRU)."
+    )
+    cache_ttl_seconds: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_CACHE_TTLS),
+        description="JSON object: seconds a cached value lives, per key family (`dashboard`, "
+        "`lists`, `customer360`); families left out keep their default.",
+    )
+    cache_redis_timeout: float = Field(
+        0.2,
+        ge=0.01,
+        le=5.0,
+        description="Seconds to connect to Redis and to wait for an answer; slower operations "
+        "are served from memory.",
+    )
+    cache_redis_max_connections: int = Field(
+        32, ge=2, le=1_000, description="Redis connections per process (one pool each)."
+    )
+    cache_breaker_failures: int = Field(
+        3,
+        ge=1,
+        le=100,
+        description="Consecutive Redis failures that open the circuit (memory only until a "
+        "probe succeeds).",
+    )
+    cache_probe_interval_seconds: float = Field(
+        2.0, gt=0, le=60, description="Seconds between probes of Redis while the circuit is open."
+    )
+    cache_fallback_ttl_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Longest a memory entry is trusted while Redis is unavailable, and after it "
+        "returns for entries written during the outage.",
+    )
+    cache_redis_lock: bool = Field(
+        True,
+        description="On a miss, let one process compute the value while others wait for it "
+        "(short Redis lock).",
+    )
+    cache_lock_ttl_seconds: float = Field(
+        3.0, gt=0, le=60, description="Longest a process waits for another's value on a miss."
+    )
+    cache_namespace: str = Field(
+        "leadflow",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Prefix of every Redis key and channel the cache uses.",
+    )
+    cache_warm: bool = Field(
+        True,
+        description="Load the dashboard stats and the first list pages at start-up and after "
+        "each sync that changed data.",
+    )
     # Lead sources (issue #4): a new platform is one entry here plus one parser module.
     lead_senders: dict[str, list[str]] = Field(
         default_factory=lambda: {
@@ -180,6 +242,27 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"unknown log level {value!r}")
         return level
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value.strip()
+
+    @field_validator("cache_ttl_seconds")
+    @classmethod
+    def _check_cache_ttls(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(DEFAULT_CACHE_TTLS))
+        if unknown:
+            known = ", ".join(DEFAULT_CACHE_TTLS)
+            raise ValueError(f"unknown cache key family {unknown[0]!r} (known: {known})")
+        bad = sorted(name for name, ttl in value.items() if not ttl > 0)
+        if bad:
+            raise ValueError(f"cache TTL of {bad[0]!r} must be a positive number of seconds")
+        return {**DEFAULT_CACHE_TTLS, **value}
 
     @field_validator("timezone")
     @classmethod

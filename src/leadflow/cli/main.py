@@ -161,15 +161,10 @@ def _run_server(
 
     configure_logging(settings)
     if workers > 1:
+        from leadflow.cli.workers import run_workers
+
         # Each worker process builds its app from the environment, so pass settings through it.
-        uvicorn.run(
-            "leadflow.api.app:create_served_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_config=None,
-        )
+        run_workers("leadflow.api.app:create_served_app", host=host, port=port, workers=workers)
         return
     from leadflow.api.app import create_app
 

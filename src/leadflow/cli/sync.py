@@ -137,6 +137,7 @@ def sync_command(
 async def _sync(
     settings: Settings, *, full: bool, email: str | None, mbox: Path | None, wait: bool
 ) -> int:
+    from leadflow.cache.invalidation import cli_sync_observer
     from leadflow.db import create_engine, create_sessionmaker
     from leadflow.sync.job import SyncResult, sync_mailbox
     from leadflow.sync.lease import LeaseHeld
@@ -159,9 +160,17 @@ async def _sync(
     else:
         progress = LogProgress()
     try:
-        result: SyncResult = await sync_mailbox(
-            sessionmaker, settings, email=email, full=full, mbox=mbox, wait=wait, progress=progress
-        )
+        async with cli_sync_observer(settings, sessionmaker, role="sync") as observer:
+            result: SyncResult = await sync_mailbox(
+                sessionmaker,
+                settings,
+                email=email,
+                full=full,
+                mbox=mbox,
+                wait=wait,
+                progress=progress,
+                observer=observer,
+            )
     except (GmailNotConfigured, MailboxNotConfigured, MailboxKindConflict) as exc:
         console.print(f"[red]sync not started:[/red] {exc}")
         return EXIT_CONFIG
@@ -212,6 +221,7 @@ def worker_command() -> None:
 
 
 async def _work(settings: Settings) -> None:
+    from leadflow.cache.invalidation import cli_sync_observer
     from leadflow.db import create_engine, create_sessionmaker
     from leadflow.sync.scheduler import run_sync_loop
 
@@ -220,9 +230,11 @@ async def _work(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     engine = create_engine(settings, application_name="leadflow-worker")
+    sessionmaker = create_sessionmaker(engine)
     try:
         log.info("sync worker started: every %.0f s", settings.sync_interval_seconds)
-        await run_sync_loop(settings, create_sessionmaker(engine), stop=stop)
+        async with cli_sync_observer(settings, sessionmaker, role="worker") as observer:
+            await run_sync_loop(settings, sessionmaker, stop=stop, observer=observer)
     finally:
         await engine.dispose()
         log.info("sync worker stopped")
