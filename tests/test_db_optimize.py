@@ -11,13 +11,21 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, DateTime, Integer, MetaData, Table, insert, inspect, text
+from sqlalchemy import insert, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.db import create_engine
 from leadflow.maintenance.optimize import OptimizeOptions, OptimizeResult, run_optimize
 from leadflow.maintenance.optimize_vacuum import needs_vacuum
-from leadflow.models import Customer, EmailIngestRun, Lead, Mailbox, utcnow
+from leadflow.models import (
+    Customer,
+    EmailIngestRun,
+    Lead,
+    Mailbox,
+    UptimeEvent,
+    UptimeMonitor,
+    utcnow,
+)
 from leadflow.settings import Settings
 
 NOW = utcnow()
@@ -279,31 +287,40 @@ async def test_old_spam_leads_go_and_their_customers_counters_follow(
     assert await _count(scratch, "customers", f"id = {customer} AND total_leads = 2") == 1
 
 
-async def test_monitoring_events_are_cleaned_only_where_the_table_exists(
+async def test_old_monitoring_events_go_and_the_rule_skips_a_database_without_them(
     scratch: AsyncEngine, scratch_settings: Settings
 ) -> None:
+    async with scratch.begin() as conn:
+        monitor = (
+            await conn.execute(
+                insert(UptimeMonitor.__table__)
+                .values(external_id="777", state="up", first_seen_at=NOW, created_at=NOW)
+                .returning(UptimeMonitor.__table__.c.id)
+            )
+        ).scalar_one()
+        await conn.execute(
+            insert(UptimeEvent.__table__),
+            [
+                {
+                    "monitor_id": monitor,
+                    "alert_type": 1 + days % 2,
+                    "occurred_at": NOW - timedelta(days=days),
+                    "received_at": NOW,
+                    "payload": {},
+                }
+                for days in (500, 450, 10)
+            ],
+        )
+    present = {r.rule: r for r in (await optimize(scratch, scratch_settings)).retention}
+    events = present["monitoring_events"]
+    assert (events.status, events.rows, events.table) == ("deleted", 2, "uptime_events")
+    assert await _count(scratch, "uptime_events") == 1
+    assert await _count(scratch, "uptime_monitors") == 1
+
+    await sql(scratch, "DROP TABLE uptime_events")
     absent = {r.rule: r for r in (await optimize(scratch, scratch_settings)).retention}
     assert absent["monitoring_events"].status == "skipped"
     assert "does not exist" in (absent["monitoring_events"].note or "")
-
-    events = Table(
-        "monitoring_events",
-        MetaData(),
-        Column("id", Integer, primary_key=True),
-        Column("occurred_at", DateTime(timezone=True), nullable=False),
-    )
-    async with scratch.begin() as conn:
-        await conn.run_sync(events.create)
-        await conn.execute(
-            insert(events),
-            [{"id": d, "occurred_at": NOW - timedelta(days=d)} for d in (500, 450, 10)],
-        )
-    present = {r.rule: r for r in (await optimize(scratch, scratch_settings)).retention}
-    assert (present["monitoring_events"].status, present["monitoring_events"].rows) == (
-        "deleted",
-        2,
-    )
-    assert await _count(scratch, "monitoring_events") == 1
 
 
 async def test_a_rule_set_to_zero_days_keeps_everything(

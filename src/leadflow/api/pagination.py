@@ -29,15 +29,23 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 MAX_LIMIT = 200
 EXACT_COUNT_LIMIT = 10_000
+DEFAULT_LIMIT = 50
 
 
 class PageParams(BaseModel):
     limit: int
     offset: int
 
+    @property
+    def is_first_default(self) -> bool:
+        """The first page at the default size (the page the cache keeps for each list)."""
+        return self.offset == 0 and self.limit == DEFAULT_LIMIT
+
 
 def page_params(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (max 200).")] = 50,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description="Items per page (max 200).")
+    ] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)

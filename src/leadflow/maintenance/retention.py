@@ -6,8 +6,8 @@ Three rules, each configurable and off at 0 days:
 - leads marked spam, received and last changed more than N days ago, unless a lead that is not
   spam points at them as its original (a deleted original would turn its duplicates into
   originals). Their customers' counters are recounted in the same transaction;
-- monitoring events older than N days, only where the `monitoring_events` table exists (it comes
-  with the monitoring feature); otherwise the rule reports itself skipped.
+- monitoring events (`uptime_events`, by `occurred_at`) older than N days; a database not yet
+  migrated that far has no such table, and the rule then reports itself skipped.
 Customer mail (threads and messages) is never deleted here. Each batch (default 5,000 rows)
 commits on its own, so a long cleanup does not hold locks or one huge transaction.
 """
@@ -29,9 +29,10 @@ from leadflow.db import create_sessionmaker, transaction
 from leadflow.models import EmailIngestRun, IngestStatus, Lead, LeadStatus
 from leadflow.settings import Settings
 
-MONITORING_TABLE = "monitoring_events"
+# UptimeRobot's alerts as stored by the monitoring feature (`models.monitoring.UptimeEvent`).
+MONITORING_TABLE = "uptime_events"
 # The event time, by the first of these names the table has.
-MONITORING_TIME_COLUMNS = ("occurred_at", "created_at", "received_at")
+MONITORING_TIME_COLUMNS = ("occurred_at", "received_at", "created_at")
 
 
 class RetentionResult(BaseModel):
@@ -209,7 +210,7 @@ async def _monitoring(
         table, column = await _monitoring_table(conn)
     reason = None
     if table is None:
-        reason = f"table {MONITORING_TABLE} does not exist (it arrives with monitoring)"
+        reason = f"table {MONITORING_TABLE} does not exist (run leadflow db upgrade)"
     elif column is None:
         reason = f"{MONITORING_TABLE} has none of the time columns {MONITORING_TIME_COLUMNS}"
     elif "id" not in table.c:

@@ -18,7 +18,9 @@ from leadflow.models.enums import (
     IngestStatus,
     LeadStatus,
     MailProvider,
+    MonitorState,
 )
+from leadflow.models.monitoring import UptimeEvent, UptimeIncident, UptimeMonitor
 from leadflow.models.tables import (
     Booking,
     Customer,
@@ -49,7 +51,11 @@ __all__ = [
     "LeadStatus",
     "MailProvider",
     "Mailbox",
+    "MonitorState",
     "UTCDateTime",
+    "UptimeEvent",
+    "UptimeIncident",
+    "UptimeMonitor",
     "indexes_for",
     "utcnow",
 ]

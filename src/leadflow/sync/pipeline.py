@@ -135,6 +135,8 @@ class Pipeline:
     batch_chars: int = 16 * 1024 * 1024
     client_stats: Callable[[], tuple[int, int]] | None = None
     analyze_after: int = 0  # PostgreSQL: ANALYZE after this many batches, then twice as many…
+    # Called after a batch that stored or changed messages is committed (cache invalidation).
+    after_commit: Callable[[], Awaitable[None]] | None = None
     _pending: list[ParsedMessage] = field(default_factory=list)
     _committed: int = 0
     _pending_chars: int = 0
@@ -180,6 +182,9 @@ class Pipeline:
             # Nothing of this batch was committed: the counters must not claim it was.
             self.run.new, self.run.updated = before_new, before_updated
             raise
+        changed = self.run.new > before_new or self.run.updated > before_updated
+        if changed and self.after_commit is not None:
+            await self.after_commit()
         self._committed += 1
         await self._refresh_statistics()
 

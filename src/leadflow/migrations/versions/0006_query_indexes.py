@@ -14,7 +14,7 @@
   retention) must find them without reading the whole table.
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0007
 Create Date: 2026-11-30 21:40:00
 """
 
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0005"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
