@@ -59,6 +59,9 @@ def settings_for(url: str) -> Settings:
         redis_url=None,
         db_connect_timeout=3,
         db_statement_timeout=20,
+        # These tests read what the database does: no cache in front, no warming behind.
+        cache_enabled=False,
+        cache_warm=False,
     )
 
 

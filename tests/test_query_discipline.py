@@ -90,6 +90,7 @@ def endpoints(ids: dict[str, Any]) -> list[str]:
         f"/api/customers/{c}/threads",
         f"/api/customers/{c}/leads",
         f"/api/customers/{c}/bookings",
+        f"/api/customers/{c}/overview",
         "/api/leads",
         "/api/leads?status=new",
         "/api/leads?status=new&status=contacted&status=quoted",
