@@ -3,7 +3,8 @@
     uv run python -m bench.api_load [--name ref] [--seconds 10] [--connections 32]
 
 Serves `leadflow_bench_<name>` (seeded by `bench.db_reference seed`) with `leadflow serve` (one
-worker, its own process, a free port; no cache exists yet, so every request reads the database)
+worker, its own process, a free port; the cache switched off, so every request reads the
+database)
 and runs wrk (Debian package `wrk`) against each endpoint in turn, `--connections` connections
 and 2 threads for `--seconds` seconds after a 2-second warm-up. The trivial route is `/docs`
 (FastAPI's Swagger UI page: a fixed HTML string, no database, no auth). Prints one JSON object:
@@ -89,6 +90,8 @@ def serve(name: str, port: int) -> subprocess.Popen[bytes]:
         "LEADFLOW_DATABASE_URL": settings.database_url,
         "LEADFLOW_API_TOKEN": settings.api_token.get_secret_value() if settings.api_token else "",
         "LEADFLOW_LOG_LEVEL": "WARNING",
+        "LEADFLOW_CACHE_ENABLED": "false",  # uncached: every request reads the database
+        "LEADFLOW_CACHE_WARM": "false",
     }
     env.pop("LEADFLOW_GMAIL_CREDENTIALS", None)
     command = [sys.executable, "-m", "leadflow.cli.main", "serve", "--port", str(port)]

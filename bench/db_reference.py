@@ -41,6 +41,9 @@ def bench_settings(name: str) -> Settings:
         api_token="bench-token-not-a-secret",  # noqa: S106 - a local benchmark server
         redis_url=None,
         db_statement_timeout=120,
+        # Issue #10 measures the database path: no cache in front of it (issue #11 has its own).
+        cache_enabled=False,
+        cache_warm=False,
     )
 
 
