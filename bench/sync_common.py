@@ -53,6 +53,7 @@ class SyncOptions:
     db: str = "postgresql"
     processors: bool = True
     quota: float | None = None  # the fake's units/s (None: no quota model)
+    quota_mode: str = "lenient"  # the fake's accounting: token bucket, or "strict" 1 s window
     fault_rate: float = 0.0  # share of API calls (inner calls of a batch too) answered 429/500/503
     client_rate: float | None = QUOTA_OFF
     verify: bool = False  # compare stored gmail_message_ids with the fake's ids
@@ -77,7 +78,7 @@ def fake_gmail(options: SyncOptions, credentials: Path) -> Iterator[str]:
     command += ["--fault-rate", str(options.fault_rate)]
     command += ["--seed", str(options.seed)]
     if options.quota is not None:
-        command += ["--quota", str(options.quota)]
+        command += ["--quota", str(options.quota), "--quota-mode", options.quota_mode]
     # A fixed argument list of our own, no shell: nothing untrusted reaches the command.
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)  # noqa: S603
     try:
