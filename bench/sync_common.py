@@ -180,6 +180,7 @@ async def one_sync(
                 http=http,
                 credentials=load_credentials(credentials, user=USER, http=http),
                 units_per_second=rate,
+                min_units_per_second=settings.gmail_quota_min_units_per_second,
                 max_attempts=settings.gmail_max_attempts,
                 concurrency=settings.gmail_concurrency,
                 batch_size=settings.gmail_batch_size,

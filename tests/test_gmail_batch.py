@@ -261,7 +261,7 @@ async def test_a_part_refused_after_the_refresh_gets_an_auth_error(
     ok(results[0])
 
 
-async def test_a_batch_costs_five_units_per_message_before_it_is_sent(
+async def test_a_batch_costs_five_units_per_message_and_is_spread_over_time(
     mailbox: FakeMailbox, http: httpx.AsyncClient, tokens: IssuerTokens, clock: FakeClock
 ) -> None:
     gmail = make_client(mailbox, http, tokens, clock, units_per_second=250)
@@ -271,8 +271,10 @@ async def test_a_batch_costs_five_units_per_message_before_it_is_sent(
 
     assert gmail.stats.units_used == 500
     assert mailbox.units_charged == 500
-    # The first batch of 50 spends the bucket's 250 units; the second waits for a refill.
-    assert clock.now() == pytest.approx(1.0)
+    # Not two batches of 250 units (each a whole second's budget at once) but ten of 50 units,
+    # a fifth of a second apart: the last leaves at 1.8 s.
+    assert mailbox.batch_requests == 10
+    assert clock.now() == pytest.approx(1.8)
 
 
 async def test_batch_size_one_fetches_with_single_gets(
