@@ -57,8 +57,10 @@ class AimdRate:
         self.ceiling = ceiling
         self.floor = floor
         self.decrease = decrease
-        # Back from a single cut to the ceiling in about six seconds by default.
-        self.increase = increase_per_second if increase_per_second is not None else ceiling / 20
+        # Back from a single cut to the ceiling in twelve seconds by default: slow enough that a
+        # quota shared with another client is overrun about once every few seconds, not every
+        # second (measured against the fake: tests/test_gmail_quota.py, docs/benchmarks.md).
+        self.increase = increase_per_second if increase_per_second is not None else ceiling / 40
         self._clock = clock
         self._base = ceiling
         self._since = clock.now()
@@ -73,7 +75,7 @@ class AimdRate:
 
     def throttled(self, sent_at: float) -> bool:
         """Gmail throttled a call sent at `sent_at`; cut the rate unless already cut since."""
-        if sent_at < self._last_cut:
+        if sent_at <= self._last_cut:
             return False
         now = self._clock.now()
         self._base = max(self.floor, self.value * self.decrease)
