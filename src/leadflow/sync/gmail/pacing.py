@@ -21,10 +21,13 @@ All waiting happens on the injected `Clock`, so tests run it in virtual time.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from dataclasses import dataclass
 
 from leadflow.sync.gmail.quota import Clock
+
+log = logging.getLogger(__name__)
 
 # Float rounding must not make a call that fits exactly wait another round.
 _EPSILON = 1e-9
@@ -157,7 +160,8 @@ class QuotaPacer:
 
     def throttled(self, ticket: Ticket, retry_after: float | None) -> None:
         """Gmail refused (part of) the request for quota: cut the rate, honour Retry after."""
-        self.rate.throttled(ticket.sent_at)
+        if self.rate.throttled(ticket.sent_at):
+            log.info("gmail throttled a call; pacing cut to %.0f units/s", self.rate.value)
         if retry_after is not None and retry_after > 0:
             self._hold_until = max(self._hold_until, self._clock.now() + retry_after)
 
