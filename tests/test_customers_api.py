@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 import pytest
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.factories_bookings import iso
+from leadflow.models import Booking, Customer
+from tests.factories_bookings import iso, make_booking, make_customer
+from tests.factories_mail import make_thread
 
 
 async def _create(client: httpx.AsyncClient, **fields: object) -> dict[str, object]:
@@ -148,3 +155,98 @@ async def test_delete_without_bookings_keeps_leads_and_unlinks_them(
     kept = await client.get(f"/api/leads/{lead.json()['id']}")
     assert kept.status_code == 200
     assert kept.json()["customer_id"] is None
+
+
+@pytest.mark.parametrize("query", ["østergaard", "ØSTERGAARD", "Østergaard", "SØREN ØST"])
+async def test_search_folds_danish_letters_on_both_databases(
+    client: httpx.AsyncClient, query: str
+) -> None:
+    found = await _create(client, name="Søren Østergaard")
+    await _create(client, name="Ole Vestergaard")
+    response = await client.get("/api/customers", params={"q": query})
+    assert [c["id"] for c in response.json()["items"]] == [found["id"]]
+
+
+async def test_customers_without_the_sort_value_come_last_in_either_direction(
+    client: httpx.AsyncClient,
+) -> None:
+    early, late, never = [await _create(client, name=n) for n in ("Early", "Late", "Never")]
+    for customer, day in ((early, 1), (late, 2)):
+        lead = await client.post(
+            "/api/leads",
+            json={"customer_id": customer["id"], "received_at": f"2031-03-0{day}T10:00:00Z"},
+        )
+        assert lead.status_code == 201, lead.text
+    nameless = await _create(client, email="noname@example.dk")
+
+    async def order(sort: str) -> list[object]:
+        response = await client.get("/api/customers", params={"sort": sort})
+        return [c["id"] for c in response.json()["items"]]
+
+    ids = [early["id"], late["id"], never["id"], nameless["id"]]
+    assert (await order("last_contact_at"))[:2] == [early["id"], late["id"]]
+    assert (await order("-last_contact_at"))[:2] == [late["id"], early["id"]]
+    assert set((await order("-last_contact_at"))[2:]) == {never["id"], nameless["id"]}
+    assert (await order("name"))[-1] == nameless["id"]
+    assert (await order("-name")) == [never["id"], late["id"], early["id"], nameless["id"]]
+    assert sorted(ids) == sorted(await order("created_at"))
+
+
+@pytest.mark.parametrize("field", ["status", "tags"])
+async def test_patch_null_on_a_field_every_customer_has_is_422(
+    client: httpx.AsyncClient, field: str
+) -> None:
+    created = await _create(client, name="Ida", tags=["vip"])
+    response = await client.patch(f"/api/customers/{created['id']}", json={field: None})
+    assert response.status_code == 422, response.text
+    assert [d["field"] for d in response.json()["error"]["details"]] == [f"body.{field}"]
+    assert (await client.get(f"/api/customers/{created['id']}")).json() == created
+
+
+async def test_patch_null_clears_an_optional_field(client: httpx.AsyncClient) -> None:
+    created = await _create(client, name="Ida", phone="+4522000001", tags=["vip"])
+    response = await client.patch(
+        f"/api/customers/{created['id']}", json={"phone": None, "tags": []}
+    )
+    assert response.status_code == 200
+    assert (response.json()["phone"], response.json()["tags"]) == (None, [])
+
+
+async def test_delete_keeps_threads_detached_and_a_refused_delete_changes_nothing(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    customer = await _create(client, email="lea@example.dk")
+    thread = await make_thread(session, last_message_at=datetime(2031, 3, 1, tzinfo=UTC))
+    await session.commit()
+    linked = await client.post(
+        f"/api/threads/{thread.id}/link", json={"customer_id": customer["id"]}
+    )
+    assert linked.status_code == 200
+    booking = await client.post(
+        "/api/bookings",
+        json={"customer_id": customer["id"], "start_time": iso(1), "end_time": iso(3)},
+    )
+    assert (await client.delete(f"/api/customers/{customer['id']}")).status_code == 409
+    still = (await client.get(f"/api/threads/{thread.id}")).json()
+    assert still["customer_id"] == customer["id"]
+    await client.post(f"/api/bookings/{booking.json()['id']}/cancel")
+    # A cancelled booking is still a booking the client knows of: force is still needed.
+    assert (await client.delete(f"/api/customers/{customer['id']}")).status_code == 409
+    forced = await client.delete(f"/api/customers/{customer['id']}", params={"force": "true"})
+    assert forced.status_code == 204
+    kept = (await client.get(f"/api/threads/{thread.id}")).json()
+    assert (kept["customer_id"], kept["is_matched"]) == (None, False)
+
+
+async def test_the_database_refuses_to_delete_a_customer_with_bookings(
+    session: AsyncSession,
+) -> None:
+    """Not even a delete that bypasses the API takes bookings along (ON DELETE RESTRICT)."""
+    customer = await make_customer(session)
+    await make_booking(session, customer=customer, start=0, end=1)
+    await session.commit()
+    with pytest.raises(IntegrityError):
+        await session.execute(delete(Customer).where(Customer.id == customer.id))
+    await session.rollback()
+    assert await session.scalar(select(func.count(Booking.id))) == 1
+    await session.commit()

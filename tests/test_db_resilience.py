@@ -134,3 +134,26 @@ async def test_a_write_whose_connection_drops_is_not_retried_but_answers_503(
     assert response.status_code == 503
     listing = await _get(proxied_client, "/api/customers")
     assert listing.json()["total"] == 0
+
+
+async def test_a_write_whose_connection_drops_at_commit_answers_503_and_stores_nothing(
+    proxy: TcpProxy, proxied_app: FastAPI, proxied_client: httpx.AsyncClient
+) -> None:
+    """The COMMIT never reaches the server: the client must not be told 201."""
+    assert (await _get(proxied_client, "/api/customers")).status_code == 200
+
+    def drop_before_commit(_conn: Any) -> None:
+        proxy.drop_connections()
+
+    sync_engine = proxied_app.state.engine.sync_engine
+    event.listen(sync_engine, "commit", drop_before_commit)
+    try:
+        response = await asyncio.wait_for(
+            proxied_client.post("/api/customers", json={"name": "Ida Holm"}), timeout=15
+        )
+    finally:
+        event.remove(sync_engine, "commit", drop_before_commit)
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "service_unavailable"
+    listing = await _get(proxied_client, "/api/customers")
+    assert listing.json()["total"] == 0

@@ -73,8 +73,9 @@ async def test_it_refuses_a_lead_for_a_customer_that_does_not_exist(
     client: httpx.AsyncClient,
 ) -> None:
     response = await client.post("/api/leads", json={"name": "Ulla", "customer_id": 9999})
-    assert response.status_code == 404
+    assert response.status_code == 422  # a body naming a missing row; 404 is for the path
     assert "customer 9999" in response.json()["error"]["message"]
+    assert error_fields(response) == ["body.customer_id"]
     listed = await client.get("/api/leads")
     assert listed.json()["total"] == 0
 
@@ -329,7 +330,8 @@ async def test_it_moves_the_lead_count_when_the_customer_changes(
     assert (await client.get(f"/api/customers/{new.id}")).json()["total_leads"] == 0
 
     missing = await client.patch(f"/api/leads/{lead.id}", json={"customer_id": 9999})
-    assert missing.status_code == 404
+    assert missing.status_code == 422
+    assert error_fields(missing) == ["body.customer_id"]
 
 
 async def test_it_marks_a_lead_as_a_duplicate_of_another(
@@ -347,7 +349,8 @@ async def test_it_marks_a_lead_as_a_duplicate_of_another(
     assert itself.status_code == 422
     assert "body.duplicate_of_id" in error_fields(itself)
     missing = await client.patch(f"/api/leads/{copy.id}", json={"duplicate_of_id": 9999})
-    assert missing.status_code == 404
+    assert missing.status_code == 422
+    assert error_fields(missing) == ["body.duplicate_of_id"]
 
 
 async def test_it_lists_the_leads_of_one_customer(

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import insert, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.migrations import current_revision, head_revision, run_downgrade, run_upgrade
-from leadflow.models import Base
+from leadflow.models import Base, Booking, Customer
 
 # The ten indexes the old system's optimise script promised; all must exist after upgrade.
 SEED_INDEXES = {
@@ -104,3 +105,67 @@ async def test_the_booking_exclusion_constraint_exists_on_postgresql(engine: Asy
     assert row is not None
     assert row[0] == "x"
     assert extension is not None
+
+
+@pytest.fixture
+async def at_0001(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+    """The test database at revision 0001 (empty tables); back at head afterwards."""
+    async with engine.connect() as conn:
+        await conn.run_sync(run_downgrade, "0001")
+        await conn.commit()
+    try:
+        yield engine
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM bookings"))
+            await conn.execute(text("DELETE FROM customers"))
+        async with engine.connect() as conn:
+            await conn.run_sync(run_upgrade, "head")
+            await conn.commit()
+
+
+async def _insert_bookings(engine: AsyncEngine, *rows: tuple[str, int, int, str]) -> None:
+    """(team, start hour, end hour, status) rows as 0001 stored them, spelling untouched."""
+    start = datetime(2031, 3, 3, 8, 0, tzinfo=UTC)
+    async with engine.begin() as conn:
+        customer_id = (
+            await conn.execute(
+                insert(Customer.__table__).values(status="active", tags=[]).returning(Customer.id)
+            )
+        ).scalar_one()
+        for team, begin, end, status in rows:
+            await conn.execute(
+                insert(Booking.__table__).values(
+                    customer_id=customer_id,
+                    team=team,
+                    start_time=start + timedelta(hours=begin),
+                    end_time=start + timedelta(hours=end),
+                    status=status,
+                )
+            )
+
+
+async def test_0002_stores_team_names_lower_cased(at_0001: AsyncEngine) -> None:
+    await _insert_bookings(
+        at_0001,
+        ("TZ-1", 0, 1, "scheduled"),
+        ("tz-1", 1, 2, "confirmed"),
+        (" Øst ", 0, 1, "scheduled"),
+        ("TZ-1", 0, 2, "cancelled"),  # overlaps, but cancelled bookings hold no slot
+    )
+    async with at_0001.connect() as conn:
+        await conn.run_sync(run_upgrade, "0002")
+        await conn.commit()
+        teams = (await conn.execute(text("SELECT team FROM bookings ORDER BY id"))).scalars()
+        assert list(teams) == ["tz-1", "tz-1", "øst", "tz-1"]
+
+
+async def test_0002_stops_with_the_bookings_that_would_double_book(at_0001: AsyncEngine) -> None:
+    await _insert_bookings(at_0001, ("TZ-1", 0, 2, "scheduled"), ("tz-1", 1, 3, "confirmed"))
+    async with at_0001.connect() as conn:
+        with pytest.raises(RuntimeError, match=r"booking \d+ \('TZ-1'\) and booking \d+"):
+            await conn.run_sync(run_upgrade, "0002")
+        await conn.rollback()
+        assert await conn.run_sync(current_revision) == "0001"
+        teams = (await conn.execute(text("SELECT team FROM bookings ORDER BY id"))).scalars()
+        assert list(teams) == ["TZ-1", "tz-1"]

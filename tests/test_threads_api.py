@@ -196,14 +196,15 @@ async def test_it_rejects_a_bad_link_body(
     assert "body.customer_id" in error_fields(response)
 
 
-async def test_it_answers_404_when_linking_to_a_missing_customer(
+async def test_it_answers_422_when_linking_to_a_missing_customer(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     thread = await make_thread(session)
     await session.commit()
     response = await client.post(f"/api/threads/{thread.id}/link", json={"customer_id": 9999})
-    assert response.status_code == 404
+    assert response.status_code == 422  # a body naming a missing row; 404 is for the path
     assert "customer 9999" in response.json()["error"]["message"]
+    assert error_fields(response) == ["body.customer_id"]
     unchanged = (await client.get(f"/api/threads/{thread.id}")).json()
     assert unchanged["customer_id"] is None
     assert unchanged["matched_by"] is None

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import String, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -17,6 +17,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from leadflow.settings import Settings
 
@@ -84,6 +87,38 @@ def create_engine(settings: Settings, *, application_name: str = "leadflow") -> 
     )
 
 
+class unicode_lower(FunctionElement[str]):
+    """lower() that folds every letter (Ø, Æ, Å too) on both databases.
+
+    SQLite's own lower() folds only A-Z, so `?q=Østergaard` found nothing there while
+    PostgreSQL (lower() by the database's UTF-8 ctype) found the customer. SQLite connections
+    get a Python function instead (`_install_sqlite_pragmas`). Chosen over a stored folded
+    column: nothing to keep current in every writer (the lead ingest fills names with SQL
+    upserts), and a `%term%` search scans either way, so an index on it would not be used.
+    """
+
+    type = String()
+    inherit_cache = True
+    name = "unicode_lower"
+
+
+SQLITE_LOWER = "leadflow_lower"
+
+
+@compiles(unicode_lower)
+def _lower_default(element: unicode_lower, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(unicode_lower, "sqlite")
+def _lower_sqlite(element: unicode_lower, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{SQLITE_LOWER}({compiler.process(element.clauses, **kw)})"
+
+
+def _python_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _install_sqlite_pragmas(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
     """Enforce foreign keys, use WAL, and start every transaction with BEGIN IMMEDIATE.
 
@@ -101,6 +136,7 @@ def _install_sqlite_pragmas(engine: AsyncEngine, *, busy_timeout_ms: int) -> Non
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        dbapi_connection.create_function(SQLITE_LOWER, 1, _python_lower, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -118,6 +154,21 @@ async def transaction(
     """Yield a session whose transaction commits on success and rolls back on error."""
     async with sessionmaker() as session, session.begin():
         yield session
+
+
+# PostgreSQL gave up one of two colliding transactions; the other went through. Nothing of the
+# loser was stored, and the same request may simply be sent again.
+CONCURRENCY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE PostgreSQL reported for a database error (None for SQLite and others)."""
+    orig = getattr(exc, "orig", None)
+    for err in (orig, getattr(orig, "__cause__", None)):
+        code = getattr(err, "sqlstate", None)
+        if isinstance(code, str):
+            return code
+    return None
 
 
 def is_connection_error(exc: BaseException) -> bool:

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from leadflow.db import is_connection_error
+from leadflow.db import CONCURRENCY_SQLSTATES, is_connection_error, sqlstate
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +119,20 @@ def install_error_handlers(app: FastAPI) -> None:
 
     # Registered by class (not only under Exception) so they are answered inside the route and
     # never re-raised to the server as an unhandled error with a stack trace.
-    for exc_class in (DBAPIError, OSError, TimeoutError, Exception):
+    app.add_exception_handler(DBAPIError, _database_error)
+    for exc_class in (OSError, TimeoutError, Exception):
         app.add_exception_handler(exc_class, _unexpected)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if sqlstate(exc) in CONCURRENCY_SQLSTATES:
+        log.info("concurrent change refused: %s", sqlstate(exc))
+        return error_response(
+            409,
+            "conflict",
+            "a concurrent change to the same data won; nothing was saved, send the request again",
+        )
+    return await _unexpected(request, exc)
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

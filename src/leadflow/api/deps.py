@@ -1,4 +1,12 @@
-"""FastAPI dependencies: the request's database session (which owns the transaction) and auth."""
+"""FastAPI dependencies: the request's database session (which owns the transaction) and auth.
+
+The session dependency is function-scoped: FastAPI closes it as soon as the endpoint has
+returned and its answer is serialised, before a byte is sent. So the COMMIT runs while the
+client still waits, and a COMMIT that fails (a deferred constraint, a serialization failure, a
+dropped connection) becomes the error the client sees, handled like any other (409 for a
+conflict, 503 for a lost database, 500 otherwise). A request-scoped dependency would commit
+after the answer is sent, and a 201 could name a row that was never stored.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +26,7 @@ _ABANDONED = "leadflow.abandoned"
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """Yield the request's session; commit when the endpoint returns, roll back if it raised."""
+    """Yield the request's session; commit before the answer is sent, roll back if it raised."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     session = sessionmaker()
     request.state.db_session = session
@@ -67,5 +75,5 @@ async def require_token(
         raise Unauthorized("invalid bearer token")
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -31,7 +31,7 @@ ToQuery = Annotated[
 StatusQuery = Annotated[
     list[BookingStatus] | None, Query(description="Status filter; repeat for several.")
 ]
-TeamQuery = Annotated[str | None, Query(max_length=100)]
+TeamQuery = Annotated[str | None, Query(max_length=100, description="Case-insensitive.")]
 
 
 def _check_range(start: datetime | None, end: datetime | None) -> None:
@@ -91,7 +91,9 @@ async def list_bookings(
 
 @router.post("", response_model=BookingOut, status_code=status.HTTP_201_CREATED)
 async def create_booking(session: SessionDep, body: BookingCreate) -> BookingOut:
-    """Create a booking; 409 naming the booking it would overlap."""
+    """Create a booking; 409 naming the booking it would overlap (team names compare
+    case-insensitively); 422 naming the field for an unknown customer or lead, or a lead of
+    another customer."""
     return BookingOut.model_validate(await service.create(session, data=body))
 
 
@@ -102,7 +104,10 @@ async def get_booking(session: SessionDep, booking_id: int) -> BookingOut:
 
 @router.patch("/{booking_id}", response_model=BookingOut)
 async def update_booking(session: SessionDep, booking_id: int, body: BookingUpdate) -> BookingOut:
-    """Change or reschedule a booking; 409 on overlap or a disallowed status change."""
+    """Change or reschedule a booking; 409 on overlap or a disallowed status change.
+
+    `null` clears `lead_id`, `service_type`, `address` or `notes`; on `team`, `start_time`,
+    `end_time` or `status` it is a 422."""
     booking = await service.update_booking(session, booking_id=booking_id, data=body)
     return BookingOut.model_validate(booking)
 

@@ -7,15 +7,21 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from leadflow.api.patch import NotNull
 from leadflow.models import BookingStatus
 
-Team = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# Team names compare case-insensitively: trimmed and lower-cased on the way in (`TZ-1` → `tz-1`).
+Team = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=100),
+    Field(description="Case-insensitive: stored trimmed and lower-cased (`TZ-1` is `tz-1`)."),
+]
 # A booking is created active; completion and cancellation come later (PATCH / cancel).
 InitialStatus = Literal["scheduled", "confirmed"]
 
 
 class BookingCreate(BaseModel):
-    customer_id: int
+    customer_id: int = Field(description="An unknown customer is a 422 naming this field.")
     lead_id: int | None = None
     service_type: str | None = Field(None, max_length=100)
     address: str | None = Field(None, max_length=300)
@@ -33,15 +39,19 @@ class BookingCreate(BaseModel):
 
 
 class BookingUpdate(BaseModel):
-    """PATCH body: only the fields sent are changed; new times or team re-check the overlap rule."""
+    """PATCH body: only the fields sent are changed; new times or team re-check the overlap rule.
+
+    `null` clears a field (`lead_id`, `service_type`, `address`, `notes`); on `team`,
+    `start_time`, `end_time` and `status`, which every booking has, it is a 422.
+    """
 
     lead_id: int | None = None
     service_type: str | None = Field(None, max_length=100)
     address: str | None = Field(None, max_length=300)
-    team: Team | None = None
-    start_time: AwareDatetime | None = None
-    end_time: AwareDatetime | None = None
-    status: BookingStatus | None = None
+    team: NotNull[Team] = None
+    start_time: NotNull[AwareDatetime] = None
+    end_time: NotNull[AwareDatetime] = None
+    status: NotNull[BookingStatus] = None
     notes: str | None = Field(None, max_length=20_000)
 
     @model_validator(mode="after")

@@ -1,14 +1,22 @@
 """Booking queries and writes, including the no-overlap rule. The caller owns the transaction.
 
 Overlap rule: two active (scheduled/confirmed) bookings of one team never overlap; intervals are
-half-open [start, end), so back-to-back bookings are fine. We first look for a conflicting booking
-(to name it in the 409). That check alone is race-free on SQLite, where every transaction starts
-with BEGIN IMMEDIATE. On PostgreSQL two transactions can both pass it; the exclusion constraint
-`ex_bookings_team_no_overlap` then rejects the second write, which we turn into the same 409.
+half-open [start, end), so back-to-back bookings are fine. Team names compare case-insensitively:
+they are stored trimmed and lower-cased (`TZ-1` and `tz-1` are one team), by the API schema and
+by the model for any other writer, so the database constraint compares them as they are.
+
+We first look for a conflicting booking (to name it in the 409). That check alone is race-free
+on SQLite, where every transaction starts with BEGIN IMMEDIATE. On PostgreSQL two transactions
+can both pass it; the exclusion constraint `ex_bookings_team_no_overlap` then rejects the second
+write, which we turn into the same 409.
 
 `customers.total_bookings` counts the customer's bookings that are not cancelled (completed ones
 count). It is recomputed in SQL after every write that can change it, under a row lock on the
 customer, so concurrent writes cannot lose an update.
+
+Locks (order as in `models.locks`): a booking's lead FOR SHARE (its customer cannot change while
+we check it), then the booking to change, then the customer. A booking can only be made for a
+customer that still exists at commit: the customer is locked against deletion before the insert.
 """
 
 from __future__ import annotations
@@ -23,9 +31,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.bookings.schemas import BookingCreate, BookingUpdate
+from leadflow.customers import service as customer_service
 from leadflow.customers.counters import refresh_counters
+from leadflow.db import sqlstate
 from leadflow.errors import Conflict, NotFound, Unprocessable
-from leadflow.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus, Customer, Lead
+from leadflow.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus, Lead
+from leadflow.models.locks import lock_against_change, lock_for_update
+from leadflow.models.tables import normalise_team
 
 EXCLUSION_VIOLATION = "23P01"
 _ACTIVE = tuple(ACTIVE_BOOKING_STATUSES)
@@ -39,8 +51,6 @@ _TRANSITIONS: dict[BookingStatus, frozenset[BookingStatus]] = {
     BookingStatus.COMPLETED: frozenset(),
     BookingStatus.CANCELLED: frozenset(),
 }
-# Fields that cannot be null in the table: a JSON null for them in a PATCH means "leave as is".
-_NOT_NULL = ("team", "start_time", "end_time", "status")
 
 
 def list_query(
@@ -62,7 +72,7 @@ def list_query(
     if statuses:
         stmt = stmt.where(Booking.status.in_(list(statuses)))
     if team is not None:
-        stmt = stmt.where(Booking.team == team)
+        stmt = stmt.where(Booking.team == normalise_team(team))
     return stmt.order_by(Booking.start_time.asc(), Booking.id.asc())
 
 
@@ -75,9 +85,9 @@ async def get(session: AsyncSession, *, booking_id: int) -> Booking:
 
 async def create(session: AsyncSession, *, data: BookingCreate) -> Booking:
     """Create an active booking; 422 for an unknown customer or lead, 409 on overlap."""
-    await _lock_customer(session, customer_id=data.customer_id, missing=Unprocessable)
     if data.lead_id is not None:
         await _check_lead(session, lead_id=data.lead_id, customer_id=data.customer_id)
+    await customer_service.require_customer(session, customer_id=data.customer_id)
     booking = Booking(**data.model_dump())
     booking.status = BookingStatus(data.status)
     slot = _Slot.of(booking)
@@ -89,11 +99,10 @@ async def create(session: AsyncSession, *, data: BookingCreate) -> Booking:
 
 async def update_booking(session: AsyncSession, *, booking_id: int, data: BookingUpdate) -> Booking:
     """Change a booking; new times, team or an active status re-check the overlap rule."""
-    booking = await _get_locked(session, booking_id=booking_id)
     changes = data.model_dump(exclude_unset=True)
-    for field in _NOT_NULL:
-        if field in changes and changes[field] is None:
-            del changes[field]
+    new_lead = changes.get("lead_id")
+    lead = None if new_lead is None else await lock_against_change(session, Lead, new_lead)
+    booking = await _get_locked(session, booking_id=booking_id)
     new_status = changes.pop("status", booking.status)
     _check_transition(booking, BookingStatus(new_status))
     reschedules = {"team", "start_time", "end_time"} & changes.keys()
@@ -109,8 +118,8 @@ async def update_booking(session: AsyncSession, *, booking_id: int, data: Bookin
             "end_time must be after start_time",
             details=[{"field": "body.end_time", "message": "must be after start_time"}],
         )
-    if changes.get("lead_id") is not None:
-        await _check_lead(session, lead_id=changes["lead_id"], customer_id=booking.customer_id)
+    if new_lead is not None:
+        _check_lead_row(lead, lead_id=new_lead, customer_id=booking.customer_id)
     changes["status"] = BookingStatus(new_status)
     slot = _Slot(booking.id, changes.get("team", booking.team), start, end)
     await _ensure_free(session, slot, changes["status"])
@@ -138,11 +147,10 @@ async def cancel(session: AsyncSession, *, booking_id: int) -> Booking:
 
 
 async def _get_locked(session: AsyncSession, *, booking_id: int) -> Booking:
-    """Load a booking for a change, locking its customer, then the booking (in that order)."""
-    booking = await get(session, booking_id=booking_id)
-    await _lock_customer(session, customer_id=booking.customer_id, missing=NotFound)
-    # Re-read under the lock: a concurrent change may have committed since the first read.
-    await session.refresh(booking, with_for_update={"key_share": True})
+    """Re-read a booking under its row lock, so the change starts from its current state."""
+    booking = await lock_for_update(session, Booking, booking_id)
+    if booking is None:
+        raise NotFound(f"booking {booking_id} not found", details={"booking_id": booking_id})
     return booking
 
 
@@ -156,34 +164,21 @@ def _check_transition(booking: Booking, new_status: BookingStatus) -> None:
     )
 
 
-async def _lock_customer(
-    session: AsyncSession, *, customer_id: int, missing: type[NotFound | Unprocessable]
-) -> None:
-    # NO KEY UPDATE (not UPDATE): it does not block other transactions inserting rows that
-    # reference this customer, yet serialises writers of its booking counter. SQLite ignores it.
-    stmt = select(Customer.id).where(Customer.id == customer_id).with_for_update(key_share=True)
-    if (await session.execute(stmt)).scalar_one_or_none() is None:
-        raise missing(
-            f"customer {customer_id} not found",
-            details=[{"field": "body.customer_id", "message": "no such customer"}]
-            if missing is Unprocessable
-            else {"customer_id": customer_id},
-        )
-
-
 async def _check_lead(session: AsyncSession, *, lead_id: int, customer_id: int) -> None:
-    lead_customer = (
-        await session.execute(select(Lead.id, Lead.customer_id).where(Lead.id == lead_id))
-    ).one_or_none()
-    if lead_customer is None:
+    lead = await lock_against_change(session, Lead, lead_id)
+    _check_lead_row(lead, lead_id=lead_id, customer_id=customer_id)
+
+
+def _check_lead_row(lead: Lead | None, *, lead_id: int, customer_id: int) -> None:
+    """A booking's lead must exist and belong to the booking's customer (or to no customer)."""
+    if lead is None:
         raise Unprocessable(
             f"lead {lead_id} not found",
             details=[{"field": "body.lead_id", "message": "no such lead"}],
         )
-    if lead_customer.customer_id not in (None, customer_id):
+    if lead.customer_id not in (None, customer_id):
         raise Unprocessable(
-            f"lead {lead_id} belongs to customer {lead_customer.customer_id}, "
-            f"not to customer {customer_id}",
+            f"lead {lead_id} belongs to customer {lead.customer_id}, not to customer {customer_id}",
             details=[{"field": "body.lead_id", "message": "lead of another customer"}],
         )
 
@@ -249,10 +244,7 @@ async def _flush_checked(
 
 
 def _is_exclusion_violation(exc: IntegrityError) -> bool:
-    for err in (exc.orig, getattr(exc.orig, "__cause__", None)):
-        if getattr(err, "sqlstate", None) == EXCLUSION_VIOLATION:
-            return True
-    return False
+    return sqlstate(exc) == EXCLUSION_VIOLATION
 
 
 def _overlap(slot: _Slot, other: Booking | None) -> Conflict:

@@ -20,8 +20,20 @@ async def list_customers(
     request: Request,
     session: SessionDep,
     page: PageDep,
-    q: Annotated[str | None, Query(max_length=200, description="Search name/email/phone.")] = None,
-    sort: CustomerSort = CustomerSort.NAME,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Search name/email/phone; case-insensitive for every letter (Ø = ø).",
+        ),
+    ] = None,
+    sort: Annotated[
+        CustomerSort,
+        Query(
+            description="Prefix `-` for descending. Customers without the value (no name, "
+            "never contacted) come last in either direction."
+        ),
+    ] = CustomerSort.NAME,
 ) -> Page[CustomerOut]:
     rows, total = await fetch_page(session, service.list_query(search=q, sort=sort), page)
     return build_page(CustomerOut, request, rows, total, page)
@@ -43,6 +55,7 @@ async def get_customer(session: SessionDep, customer_id: int) -> CustomerOut:
 async def update_customer(
     session: SessionDep, customer_id: int, body: CustomerUpdate
 ) -> CustomerOut:
+    """Change the fields sent. `null` clears a field; on `status` or `tags` it is a 422."""
     customer = await service.update_customer(session, customer_id=customer_id, data=body)
     return CustomerOut.model_validate(customer)
 
@@ -53,5 +66,9 @@ async def delete_customer(
     customer_id: int,
     force: Annotated[bool, Query(description="Also delete the customer's bookings.")] = False,
 ) -> Response:
+    """Delete a customer. Its leads and email threads are kept and detached (customer_id
+    null; the threads become unmatched). While it has bookings (any status) the delete is a 409
+    naming their count, unless `force=true`, which deletes those bookings too. A booking made
+    at the same moment is either counted (409) or refused with 422 (customer gone)."""
     await service.delete_customer(session, customer_id=customer_id, force=force)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

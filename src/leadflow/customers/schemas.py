@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
+from leadflow.api.patch import NotNull
 from leadflow.models import CustomerStatus
 from leadflow.phones import to_e164
 
@@ -45,7 +46,8 @@ class CustomerCreate(BaseModel):
 
 
 class CustomerUpdate(BaseModel):
-    """PATCH body: only the fields sent are changed."""
+    """PATCH body: only the fields sent are changed; `null` clears a field, except `status` and
+    `tags`, which every customer has (`null` there is a 422; send `[]` to clear the tags)."""
 
     name: str | None = Field(None, max_length=200)
     email: Email | None = None
@@ -55,8 +57,8 @@ class CustomerUpdate(BaseModel):
     city: str | None = Field(None, max_length=100)
     company_name: str | None = Field(None, max_length=200)
     notes: str | None = Field(None, max_length=20_000)
-    status: CustomerStatus | None = None
-    tags: list[str] | None = Field(None, max_length=50)
+    status: NotNull[CustomerStatus] = None
+    tags: NotNull[list[str]] = Field(None, max_length=50)
 
 
 class CustomerOut(BaseModel):

@@ -1,4 +1,14 @@
-"""Customer queries and writes. The caller (request or job) owns the transaction; we only flush."""
+"""Customer queries and writes. The caller (request or job) owns the transaction; we only flush.
+
+Deleting a customer (`delete_customer`) keeps everything a client was told exists, or refuses:
+its leads and email threads stay, detached from the customer (customer_id null; the threads
+become unmatched, so automatic matching may place them again); its bookings make the delete a
+409 unless `force`, which deletes them with the customer. The customer row is locked FOR
+UPDATE (after its leads, bookings and threads: the one lock order) before the bookings are
+counted, so nothing new can reference it: what was counted is exactly what is deleted, and a
+booking made at the same moment either lands first (and the delete sees it) or finds the
+customer gone (422).
+"""
 
 from __future__ import annotations
 
@@ -9,28 +19,37 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.customers.schemas import CustomerCreate, CustomerSort, CustomerUpdate
-from leadflow.errors import Conflict, NotFound
+from leadflow.db import unicode_lower
+from leadflow.errors import Conflict, NotFound, Unprocessable
 from leadflow.models import Booking, Customer, EmailThread, Lead
+from leadflow.models.locks import (
+    lock_against_delete,
+    lock_for_delete,
+    lock_for_update,
+    lock_rows,
+)
 from leadflow.phones import to_e164
 
+# Customers without the value (no name, never contacted) come last in either direction, on
+# PostgreSQL and SQLite alike (their defaults differ).
 _SORTS: dict[CustomerSort, Any] = {
-    CustomerSort.NAME: Customer.name.asc(),
-    CustomerSort.NAME_DESC: Customer.name.desc(),
+    CustomerSort.NAME: Customer.name.asc().nulls_last(),
+    CustomerSort.NAME_DESC: Customer.name.desc().nulls_last(),
     CustomerSort.CREATED: Customer.created_at.asc(),
     CustomerSort.CREATED_DESC: Customer.created_at.desc(),
-    CustomerSort.LAST_CONTACT: Customer.last_contact_at.asc(),
-    CustomerSort.LAST_CONTACT_DESC: Customer.last_contact_at.desc(),
+    CustomerSort.LAST_CONTACT: Customer.last_contact_at.asc().nulls_last(),
+    CustomerSort.LAST_CONTACT_DESC: Customer.last_contact_at.desc().nulls_last(),
 }
 
 
 def list_query(*, search: str | None, sort: CustomerSort) -> Select[Customer]:
-    """Customers whose name, email or phone contains `search` (case-insensitive)."""
+    """Customers whose name, email or phone contains `search` (case-insensitive, Ø = ø)."""
     stmt = select(Customer)
     if search and search.strip():
         term = search.strip().lower()
         like = f"%{_escape_like(term)}%"
         conditions: list[ColumnElement[bool]] = [
-            func.lower(Customer.name).like(like, escape="\\"),
+            unicode_lower(Customer.name).like(like, escape="\\"),
             Customer.email.like(like, escape="\\"),
             Customer.phone.like(like, escape="\\"),
         ]
@@ -52,6 +71,21 @@ async def get(session: AsyncSession, *, customer_id: int) -> Customer:
     return customer
 
 
+async def require_customer(
+    session: AsyncSession, *, customer_id: int, field: str = "body.customer_id"
+) -> None:
+    """Check a customer a request body names; it cannot be deleted until we commit.
+
+    An unknown customer in a body is a 422 naming the field, on every resource (a path id that
+    does not exist is a 404).
+    """
+    if not await lock_against_delete(session, Customer, customer_id):
+        raise Unprocessable(
+            f"customer {customer_id} not found",
+            details=[{"field": field, "message": f"no customer with id {customer_id}"}],
+        )
+
+
 async def get_by_email(session: AsyncSession, *, email: str) -> Customer | None:
     stmt = select(Customer).where(Customer.email == email.strip().lower())
     return (await session.execute(stmt)).scalar_one_or_none()
@@ -69,14 +103,12 @@ async def create(session: AsyncSession, *, data: CustomerCreate) -> Customer:
 async def update_customer(
     session: AsyncSession, *, customer_id: int, data: CustomerUpdate
 ) -> Customer:
-    customer = await get(session, customer_id=customer_id)
+    customer = await lock_for_update(session, Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"customer {customer_id} not found", details={"customer_id": customer_id})
     changes = data.model_dump(exclude_unset=True)
     if changes.get("email") is not None:
         await _ensure_email_free(session, email=changes["email"], customer_id=customer_id)
-    if "status" in changes and changes["status"] is None:
-        del changes["status"]
-    if "tags" in changes and changes["tags"] is None:
-        changes["tags"] = []
     for field, value in changes.items():
         setattr(customer, field, value)
     await _flush_unique(session, email=changes.get("email"))
@@ -85,8 +117,15 @@ async def update_customer(
 
 
 async def delete_customer(session: AsyncSession, *, customer_id: int, force: bool) -> None:
-    """Delete a customer; refuse while bookings exist unless `force` (which deletes them too)."""
-    customer = await get(session, customer_id=customer_id)
+    """Delete a customer; refuse while it has bookings unless `force` (see the module doc)."""
+    # Children first, the customer last: the lock order of every writer (models.locks).
+    await lock_rows(session, Lead, Lead.customer_id == customer_id)
+    await lock_rows(session, Booking, Booking.customer_id == customer_id)
+    await lock_rows(session, EmailThread, EmailThread.customer_id == customer_id)
+    customer = await lock_for_delete(session, Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"customer {customer_id} not found", details={"customer_id": customer_id})
+    # Under the lock no booking can be added any more: this count is what force deletes.
     bookings = (
         await session.execute(
             select(func.count()).select_from(Booking).where(Booking.customer_id == customer_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -66,11 +66,33 @@ def _insert(session: AsyncSession, table: type[Customer] | type[Lead]) -> Any:
     return sqlite.insert(table)
 
 
+class CustomerDetails(Protocol):
+    """What a lead tells about its customer (a parsed email lead or one entered in the API)."""
+
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def phone(self) -> str | None: ...
+    @property
+    def address(self) -> str | None: ...
+    @property
+    def postal_code(self) -> str | None: ...
+    @property
+    def city(self) -> str | None: ...
+
+
 async def ensure_customers(
-    session: AsyncSession, leads: Iterable[ParsedLead], report: LeadIngestReport | None = None
+    session: AsyncSession,
+    leads: Iterable[CustomerDetails],
+    report: LeadIngestReport | None = None,
 ) -> dict[str, int]:
-    """Find or create a customer per lead email (INSERT … ON CONFLICT), fill only empty fields."""
-    by_email: dict[str, ParsedLead] = {}
+    """Find or create a customer per lead email (INSERT … ON CONFLICT), fill only empty fields.
+
+    The one way a lead finds its customer, for leads from mail and leads entered in the API.
+    """
+    by_email: dict[str, CustomerDetails] = {}
     for lead in leads:
         if lead.email:
             by_email.setdefault(lead.email, lead)

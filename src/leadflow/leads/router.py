@@ -50,6 +50,9 @@ async def list_leads(
 
 @router.post("", response_model=LeadOut, status_code=status.HTTP_201_CREATED)
 async def create_lead(session: SessionDep, body: LeadCreate) -> LeadOut:
+    """Create a lead. With `customer_id` it goes on that customer (unknown: 422 naming the
+    field); without one, a lead with an email goes on the customer with that email, created
+    when there is none (as for leads from mail)."""
     lead = await service.create(session, data=body)
     await session.refresh(lead)
     return LeadOut.model_validate(lead)
@@ -62,6 +65,17 @@ async def get_lead(session: SessionDep, lead_id: int) -> LeadOut:
 
 @router.patch("/{lead_id}", response_model=LeadOut)
 async def update_lead(session: SessionDep, lead_id: int, body: LeadUpdate) -> LeadOut:
+    """Change the fields sent, from the lead's current state (concurrent edits queue up).
+
+    - `null` clears a field; on `source`, `status`, `needs_review`, `received_at` it is a 422.
+    - `status` follows the transitions (409 naming the allowed ones); `won` is final.
+    - `customer_id`: an unknown customer is a 422. Moving a lead to another customer moves the
+      bookings made for it too; `null` detaches the lead and leaves its bookings where they are.
+    - `duplicate_of_id`: only an open, earlier lead of the same customer (or, like this lead,
+      of none) can be the original, else 409; an original that is itself a duplicate is
+      replaced by its root, and leads that were duplicates of this one move to that root. A
+      lead with duplicates cannot move to another customer or be dated after them (409).
+    """
     return LeadOut.model_validate(await service.update_lead(session, lead_id=lead_id, data=body))
 
 

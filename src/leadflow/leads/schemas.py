@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from leadflow.api.patch import NotNull
 from leadflow.customers.schemas import Email, Phone
 from leadflow.models import LeadStatus
 
@@ -32,28 +32,29 @@ class _LeadFields(BaseModel):
 
 
 class LeadCreate(_LeadFields):
-    """A lead entered by hand (phone call, walk-in); email leads come from the sync pipeline."""
+    """A lead entered by hand (phone call, walk-in); email leads come from the sync pipeline.
+
+    Without `customer_id`, a lead with an email is put on the customer with that email, who is
+    created when there is none (as for leads from mail); `customer_id` names the customer
+    explicitly (an unknown one is a 422).
+    """
 
     source: str = Field("manual", min_length=1, max_length=50)
     received_at: AwareDatetime | None = Field(None, description="Defaults to now.")
 
 
 class LeadUpdate(_LeadFields):
-    """PATCH body: only the fields sent are changed; status changes follow the transitions."""
+    """PATCH body: only the fields sent are changed; status changes follow the transitions.
 
-    source: str | None = Field(None, min_length=1, max_length=50)
-    status: LeadStatus | None = None
-    needs_review: bool | None = None
+    `null` clears a field; on `source`, `status`, `needs_review` and `received_at`, which every
+    lead has, it is a 422 (a lead without `received_at` would drop out of every date filter).
+    """
+
+    source: NotNull[str] = Field(None, min_length=1, max_length=50)
+    status: NotNull[LeadStatus] = None
+    needs_review: NotNull[bool] = None
     duplicate_of_id: int | None = Field(None, ge=1)
-    received_at: AwareDatetime | None = None
-
-    @field_validator("source", "status", "needs_review")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        # Validators run only on fields that were sent, so this refuses an explicit null.
-        if value is None:
-            raise ValueError("may not be null")
-        return value
+    received_at: NotNull[AwareDatetime] = None
 
 
 class LeadOut(BaseModel):

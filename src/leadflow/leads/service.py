@@ -1,19 +1,28 @@
-"""Lead queries and writes. The caller (request or job) owns the transaction; we only flush."""
+"""Lead queries and writes. The caller (request or job) owns the transaction; we only flush.
+
+A lead's bookings follow it: moving a lead to another customer moves the bookings made for it
+to that customer too, so a booking's lead always belongs to the booking's customer (or to no
+customer: detaching a lead, `customer_id: null`, leaves its bookings where they are).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.customers import service as customer_service
 from leadflow.customers.counters import refresh_counters
 from leadflow.errors import Conflict, NotFound, Unprocessable
+from leadflow.leads.duplicates import check_duplicate_links
+from leadflow.leads.ingest import ensure_customers
 from leadflow.leads.schemas import LeadCreate, LeadUpdate
 from leadflow.leads.transitions import allowed_targets, can_transition
-from leadflow.models import Lead, LeadStatus, utcnow
+from leadflow.models import Booking, Lead, LeadStatus, utcnow
+from leadflow.models.locks import lock_against_change, lock_for_update, lock_rows
 
 
 def list_query(
@@ -55,11 +64,13 @@ async def get(session: AsyncSession, *, lead_id: int) -> Lead:
 
 
 async def create(session: AsyncSession, *, data: LeadCreate) -> Lead:
-    """Create a manual lead; a linked customer's lead count and last contact move with it."""
+    """Create a manual lead on its customer (named, or found/created by email); recount it."""
     lead = Lead(**data.model_dump())
     lead.received_at = data.received_at or utcnow()
     if data.customer_id is not None:
-        await customer_service.get(session, customer_id=data.customer_id)
+        await customer_service.require_customer(session, customer_id=data.customer_id)
+    elif data.email is not None:
+        lead.customer_id = (await ensure_customers(session, [data]))[data.email]
     session.add(lead)
     await session.flush()
     await refresh_counters(session, [lead.customer_id])
@@ -67,26 +78,51 @@ async def create(session: AsyncSession, *, data: LeadCreate) -> Lead:
 
 
 async def update_lead(session: AsyncSession, *, lead_id: int, data: LeadUpdate) -> Lead:
-    lead = await get(session, lead_id=lead_id)
+    """Change a lead under its row lock: the status rule and the links see its current state."""
     changes = data.model_dump(exclude_unset=True)
+    original_id = changes.get("duplicate_of_id")
+    if original_id is not None and original_id < lead_id:
+        await lock_against_change(session, Lead, original_id)  # one lock order: ascending id
+    lead = await lock_for_update(session, Lead, lead_id)
+    if lead is None:
+        raise NotFound(f"lead {lead_id} not found", details={"lead_id": lead_id})
     if "status" in changes:
         ensure_transition(lead_id=lead_id, current=lead.status, target=changes["status"])
-    if changes.get("duplicate_of_id") is not None:
-        await _ensure_can_duplicate(
-            session, lead_id=lead_id, original_id=changes["duplicate_of_id"]
-        )
-    moved_from: int | None = None
-    if "customer_id" in changes and changes["customer_id"] != lead.customer_id:
-        if changes["customer_id"] is not None:
-            await customer_service.get(session, customer_id=changes["customer_id"])
-        moved_from = lead.customer_id
-    for field, value in changes.items():
-        setattr(lead, field, value)
+    await check_duplicate_links(session, lead, changes)
+    recount: set[int | None] = {lead.customer_id}
+    target = changes.get("customer_id", lead.customer_id)
+    if target != lead.customer_id and target is not None:
+        bookings = await lock_rows(session, Booking, Booking.lead_id == lead_id)
+        await customer_service.require_customer(session, customer_id=target)
+        recount |= await _move_bookings(session, bookings, customer_id=target)
+    _apply(lead, changes)
     await session.flush()
-    # A new customer or a new received_at moves counters; recounting both sides is cheap.
-    await refresh_counters(session, [moved_from, lead.customer_id])
+    # A new customer or a new received_at moves counters; recounting every side is cheap.
+    await refresh_counters(session, [*recount, lead.customer_id])
     await session.refresh(lead)
     return lead
+
+
+def _apply(lead: Lead, changes: dict[str, Any]) -> None:
+    for field, value in changes.items():
+        setattr(lead, field, value)
+
+
+async def _move_bookings(
+    session: AsyncSession, booking_ids: list[int], *, customer_id: int
+) -> set[int | None]:
+    """Put the (locked) bookings on `customer_id`; return the customers they were on."""
+    if not booking_ids:
+        return set()
+    previous = await session.execute(select(Booking.customer_id).where(Booking.id.in_(booking_ids)))
+    owners: set[int | None] = set(previous.scalars())
+    await session.execute(
+        update(Booking)
+        .where(Booking.id.in_(booking_ids))
+        .values(customer_id=customer_id)
+        .execution_options(synchronize_session=False)
+    )
+    return owners
 
 
 def ensure_transition(*, lead_id: int, current: LeadStatus, target: LeadStatus) -> None:
@@ -100,12 +136,3 @@ def ensure_transition(*, lead_id: int, current: LeadStatus, target: LeadStatus) 
         f"allowed from {current.value}: {allowed_text}",
         details={"from": current.value, "to": target.value, "allowed": allowed},
     )
-
-
-async def _ensure_can_duplicate(session: AsyncSession, *, lead_id: int, original_id: int) -> None:
-    if original_id == lead_id:
-        raise Unprocessable(
-            "a lead cannot be a duplicate of itself",
-            details=[{"field": "body.duplicate_of_id", "message": "must name another lead"}],
-        )
-    await get(session, lead_id=original_id)

@@ -40,12 +40,15 @@ async def get_thread(session: SessionDep, thread_id: int) -> ThreadDetail:
 
 @router.post("/{thread_id}/link", response_model=ThreadOut)
 async def link_thread(session: SessionDep, thread_id: int, body: ThreadLink) -> ThreadOut:
+    """Link the thread to a customer by hand (automatic matching leaves it); an unknown
+    customer is a 422. Both customers' counters and last contact are recounted."""
     thread = await thread_service.link(session, thread_id=thread_id, customer_id=body.customer_id)
     return ThreadOut.model_validate(thread)
 
 
 @router.delete("/{thread_id}/link", response_model=ThreadOut)
 async def unlink_thread(session: SessionDep, thread_id: int) -> ThreadOut:
+    """Detach the thread from its customer; recorded as a manual decision."""
     return ThreadOut.model_validate(await thread_service.unlink(session, thread_id=thread_id))
 
 

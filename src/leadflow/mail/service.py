@@ -1,4 +1,9 @@
-"""Thread queries and the manual link/unlink decision. The caller owns the transaction."""
+"""Thread queries and the manual link/unlink decision. The caller owns the transaction.
+
+Link and unlink re-read the thread under its row lock, so the customer it leaves is the one it
+really had: two links at once end with one owner, and only that customer keeps the thread's
+last contact date.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from leadflow.customers import service as customer_service
 from leadflow.customers.counters import refresh_counters
 from leadflow.errors import NotFound
 from leadflow.models import EmailMessage, EmailThread, utcnow
+from leadflow.models.locks import lock_for_update
 
 MANUAL = "manual"
 
@@ -44,8 +50,8 @@ async def messages_of(session: AsyncSession, *, thread_id: int) -> list[EmailMes
 
 async def link(session: AsyncSession, *, thread_id: int, customer_id: int) -> EmailThread:
     """Link the thread to a customer by hand; automatic matching must not undo it."""
-    thread = await get(session, thread_id=thread_id)
-    await customer_service.get(session, customer_id=customer_id)
+    thread = await _locked(session, thread_id=thread_id)
+    await customer_service.require_customer(session, customer_id=customer_id)
     previous = thread.customer_id
     thread.customer_id = customer_id
     thread.is_matched = True
@@ -61,7 +67,7 @@ async def link(session: AsyncSession, *, thread_id: int, customer_id: int) -> Em
 
 async def unlink(session: AsyncSession, *, thread_id: int) -> EmailThread:
     """Detach the thread from any customer, recorded as a manual decision so rules leave it be."""
-    thread = await get(session, thread_id=thread_id)
+    thread = await _locked(session, thread_id=thread_id)
     previous = thread.customer_id
     thread.customer_id = None
     thread.is_matched = False
@@ -72,4 +78,11 @@ async def unlink(session: AsyncSession, *, thread_id: int) -> EmailThread:
     await session.flush()
     await refresh_counters(session, [previous])
     await session.refresh(thread)
+    return thread
+
+
+async def _locked(session: AsyncSession, *, thread_id: int) -> EmailThread:
+    thread = await lock_for_update(session, EmailThread, thread_id)
+    if thread is None:
+        raise NotFound(f"thread {thread_id} not found", details={"thread_id": thread_id})
     return thread

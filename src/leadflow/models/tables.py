@@ -21,7 +21,7 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from leadflow.models.base import Base, JSONType, Timestamps, UTCDateTime, utcnow
 from leadflow.models.enums import (
@@ -233,7 +233,9 @@ class Booking(Timestamps, Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    # RESTRICT: a customer with bookings cannot be deleted behind the API's back; the API's
+    # forced delete removes the bookings it counted itself (customers.service.delete_customer).
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"))
     service_type: Mapped[str | None] = mapped_column(String(100))
     address: Mapped[str | None] = mapped_column(String(300))
@@ -244,3 +246,16 @@ class Booking(Timestamps, Base):
         _enum(BookingStatus, "status"), default=BookingStatus.SCHEDULED
     )
     notes: Mapped[str | None] = mapped_column(Text)
+
+    @validates("team")
+    def _normalise_team(self, _key: str, value: str) -> str:
+        return normalise_team(value)
+
+
+def normalise_team(team: str) -> str:
+    """The stored form of a team name (trimmed, lower-cased): teams compare case-insensitively.
+
+    The exclusion constraint compares stored names, so every writer must store this form; the
+    API schema lower-cases too, and `Booking.team` applies it to any other ORM write.
+    """
+    return team.strip().lower()
