@@ -60,6 +60,9 @@ class SyncOptions:
     seed: int = 0  # the fake's random faults
     syncs: int = 1  # a failed sync is run again (as the scheduler would), up to this many times
     pg_settings: tuple[str, ...] = ()  # "name=value" set on the scratch database (diagnosis)
+    large: int = 0  # messages of `large_mb` MB (an attachment) besides the synthetic ones
+    large_mb: float = 25.0
+    fetch_bytes: int | None = None  # LEADFLOW_SYNC_FETCH_BYTES (None: the default)
 
 
 def free_port() -> int:
@@ -77,6 +80,7 @@ def fake_gmail(options: SyncOptions, credentials: Path) -> Iterator[str]:
     command += ["--messages", str(options.messages), "--credentials-out", str(credentials)]
     command += ["--fault-rate", str(options.fault_rate)]
     command += ["--seed", str(options.seed)]
+    command += ["--large", str(options.large), "--large-mb", str(options.large_mb)]
     if options.quota is not None:
         command += ["--quota", str(options.quota), "--quota-mode", options.quota_mode]
     # A fixed argument list of our own, no shell: nothing untrusted reaches the command.
@@ -163,6 +167,8 @@ async def one_sync(
         redis_url=None,
         gmail_batch_size=options.batch_size,
     )
+    if options.fetch_bytes is not None:
+        settings = settings.model_copy(update={"sync_fetch_bytes": options.fetch_bytes})
     rate = options.client_rate or settings.gmail_quota_units_per_second
     engine = create_engine(settings, application_name="leadflow-bench")
     async with engine.connect() as conn:

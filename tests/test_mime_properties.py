@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import quopri
 from datetime import UTC, datetime, timedelta
 from email.header import Header
 from email.utils import formataddr
@@ -11,6 +13,8 @@ from hypothesis import strategies as st
 
 from leadflow.mail.message import ParsedMessage
 from leadflow.mail.mime import parse_message, snippet_of
+from leadflow.mail.mime.parts import payload_bytes
+from leadflow.mail.mime.tree import parse_tree, walk
 from leadflow.models import Direction
 from tests.mail_samples import attachment, header_lines, leaf, multipart, text_part
 
@@ -235,3 +239,38 @@ def test_a_capped_body_is_the_longest_prefix_that_fits(text: str, cap: int) -> N
     if parsed.body_truncated:
         next_char = full[len(parsed.body_text)]
         assert len((parsed.body_text + next_char).encode()) > cap
+
+
+@PROPERTY_SETTINGS
+@given(
+    data=st.binary(max_size=5000),
+    encoding=st.sampled_from(["base64", "quoted-printable", "7bit", "8bit", ""]),
+    linesep=st.sampled_from([b"\n", b"\r\n"]),
+)
+def test_an_attachment_size_is_its_decoded_size_without_decoding(
+    data: bytes, encoding: str, linesep: bytes
+) -> None:
+    if encoding == "base64":
+        body = base64.encodebytes(data)
+    elif encoding == "quoted-printable":
+        body = quopri.encodestring(data)
+    else:  # lines as they are, in the message's line endings
+        body = b"\n".join(data.replace(b"\r", b"").split(b"\n")) + b"\n"
+    cte = f"Content-Transfer-Encoding: {encoding}\n".encode() if encoding else b""
+    raw = (
+        b"From: kunde@example.net\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/mixed; boundary="b"\n\n--b\n'
+        b"Content-Type: text/plain\n\nSe bilag.\n--b\n"
+        b'Content-Type: application/octet-stream\nContent-Disposition: attachment; filename="b"\n'
+        + cte
+        + b"\n"
+        + body
+        + b"--b--\n"
+    ).replace(b"\n", linesep)
+
+    parsed = parse_message(raw, gmail_message_id="m", gmail_thread_id="t")
+
+    [found] = parsed.attachments
+    tree, _ = parse_tree(raw, [])
+    leaf = next(part for part in walk(tree, []) if part.get_filename())
+    assert found.size_bytes == len(payload_bytes(leaf))

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from leadflow.models import IngestMode, IngestStatus
 from leadflow.settings import Settings
 from tests.fakes.gmail import FakeMailbox
+from tests.fakes.gmail_admin import AdminMailbox
 from tests.sync_helpers import Harness, fake_client_factory, fake_contents, sync_settings
 
 
@@ -19,7 +20,7 @@ from tests.sync_helpers import Harness, fake_client_factory, fake_contents, sync
 def harness(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, tmp_path: Path
 ) -> Harness:
-    fake = FakeMailbox()
+    fake = AdminMailbox()
     return Harness(fake, sync_settings(settings), sessionmaker, fake_client_factory(fake, tmp_path))
 
 
@@ -109,11 +110,11 @@ async def test_a_message_arriving_during_the_listing_is_picked_up_by_the_next_sy
 async def test_a_sync_that_failed_half_way_resumes_without_fetching_twice(
     harness: Harness,
 ) -> None:
-    messages = harness.fake.add_synthetic_messages(60)
-    # Listing is newest first: this message comes after several committed batches.
-    harness.fake.inject(
-        403, method="messages.get", message_id=messages[5].id, reason="insufficientPermissions"
-    )
+    fake = harness.fake
+    assert isinstance(fake, AdminMailbox)
+    messages = fake.add_synthetic_messages(60)
+    # Listing is newest first: this message's download comes after several committed batches.
+    fake.fail_raw_get(messages[5].id, 403, reason="insufficientPermissions")
 
     failed = await harness.sync()
 
@@ -130,7 +131,8 @@ async def test_a_sync_that_failed_half_way_resumes_without_fetching_twice(
 
     assert resumed.status is IngestStatus.COMPLETED
     assert resumed.new == 60 - len(stored_first)
-    assert harness.fake.calls["messages.get"] - gets == 60 - len(stored_first)
+    # Each listed message is looked at (format minimal); only the missing ones downloaded.
+    assert harness.fake.calls["messages.get"] - gets == 60 + 60 - len(stored_first)
     stored_like_fake(await harness.state(), harness.fake)
     assert (await harness.mailbox()).last_error is None
 
@@ -198,7 +200,8 @@ async def test_transient_failures_are_retried_and_counted_in_the_run(harness: Ha
     assert (result.status, result.new) == (IngestStatus.COMPLETED, 8)
     run = await harness.run(result.run_id)
     assert run.retries == 3
-    assert run.api_calls == 1 + 2 + 10  # profile, list (once throttled), gets (two failed)
+    # profile, list (once throttled), looks at each message (two failed), downloads
+    assert run.api_calls == 1 + 2 + 10 + 8
 
 
 async def test_a_full_resync_removes_messages_that_are_gone_and_refreshes_labels(

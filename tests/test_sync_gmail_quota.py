@@ -130,13 +130,14 @@ async def test_a_full_sync_with_quota_shared_with_another_client_slows_down_and_
     assert (result.status, result.new, result.errors) == (IngestStatus.COMPLETED, 600, 0)
     calls = api_calls(h.fake)
     assert isinstance(h.fake, RecordingMailbox)
-    # Finding the lower rate takes a few cuts (250 → 175 → 122 → 86 units/s) in the first
-    # seconds; after that Gmail is overrun about once every few seconds, by one or two calls.
+    # Finding the lower rate takes a few cuts (250 → 175 → 122 units/s) in the first seconds;
+    # after that the rate creeps past the quota every several seconds, and Gmail refuses at
+    # most the one request (a fifth of a second's units) that overran it.
     assert 0 < h.fake.throttled <= 0.05 * calls
     start = h.fake.first_charge
     assert start is not None
     late = [at for at in h.fake.throttle_times if at > start + 5.0]
-    assert len(late) <= 0.015 * calls
+    assert len(late) <= 0.03 * calls
 
 
 async def test_a_401_in_a_batch_and_a_503_from_the_token_endpoint_do_not_fail_the_sync(

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadflow.models import IngestMode, IngestStatus
 from leadflow.settings import Settings
-from tests.fakes.gmail import FakeMailbox
+from tests.fakes.gmail_admin import AdminMailbox
 from tests.fakes.gmail_wire import make_raw_email
 from tests.sync_helpers import Harness, at, fake_client_factory, fake_contents, sync_settings
 
@@ -18,7 +18,7 @@ from tests.sync_helpers import Harness, at, fake_client_factory, fake_contents, 
 def harness(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, tmp_path: Path
 ) -> Harness:
-    fake = FakeMailbox()
+    fake = AdminMailbox()
     return Harness(fake, sync_settings(settings), sessionmaker, fake_client_factory(fake, tmp_path))
 
 
@@ -46,14 +46,15 @@ async def test_it_applies_adds_deletes_and_label_changes_and_moves_the_cursor(
 
     assert (result.mode, result.status) == (IngestMode.INCREMENTAL, IngestStatus.COMPLETED)
     assert result.new == 5
-    assert result.updated == 2  # messages 1 and 2; message 3 ends where it started
+    # Message 1 relabelled, message 2 moved to the bin (so removed); 3 ends where it started.
+    assert result.updated == 2
     assert result.total == 5 + 1 + 3
     state = await harness.state()
     assert messages[0].id not in state.messages
     assert messages[0].thread_id not in state.threads
     assert state.messages[messages[1].id]["labels"] == ["INBOX", "STARRED", "Label_7"]
     assert state.threads[messages[1].thread_id]["labels"] == ["INBOX", "Label_7", "STARRED"]
-    assert state.messages[messages[2].id]["labels"] == ["UNREAD", "TRASH"]
+    assert messages[2].id not in state.messages
     assert (await harness.mailbox()).sync_cursor == str(fake.history_id)
 
 
@@ -140,7 +141,7 @@ async def test_a_failed_incremental_sync_keeps_the_cursor_and_the_rerun_catches_
     cursor = (await harness.mailbox()).sync_cursor
     added = fake.add_synthetic_messages(30)
     fake.delete_message(added[0].id)
-    fake.inject(403, method="messages.get", message_id=added[-1].id)
+    fake.fail_raw_get(added[-1].id, 403)
 
     failed = await harness.sync()
 
@@ -172,14 +173,13 @@ async def test_a_message_added_then_deleted_between_syncs_is_never_fetched(
     await assert_mirrors_fake(harness)
 
 
-async def test_a_trashed_message_keeps_its_trash_label_through_a_full_resync(
-    harness: Harness,
-) -> None:
+async def test_a_trashed_message_stays_out_through_a_full_resync(harness: Harness) -> None:
     messages = harness.fake.add_synthetic_messages(4)
     await harness.sync()
     harness.fake.relabel(messages[0].id, add=["TRASH"])
     await harness.sync()
+    assert messages[0].id not in (await harness.state()).messages
 
     await harness.sync(full=True)
 
-    assert "TRASH" in (await harness.state()).messages[messages[0].id]["labels"]
+    await assert_mirrors_fake(harness)

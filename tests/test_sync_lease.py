@@ -25,8 +25,8 @@ from leadflow.models import (
     utcnow,
 )
 from leadflow.settings import Settings
-from leadflow.sync.job import ensure_mailbox
-from leadflow.sync.lease import LeaseHeld, LeaseLost, MailboxLease, owner_is_dead
+from leadflow.sync.lease import LeaseHeld, LeaseLost, MailboxLease, owner_is_dead, process_scope
+from leadflow.sync.mailboxes import ensure_mailbox
 from tests.fakes.gmail import FakeMailbox
 from tests.sync_helpers import GMAIL_USER, Harness, fake_client_factory, sync_settings
 
@@ -82,14 +82,24 @@ async def test_an_expired_lease_is_taken_over(
     await lease.release()
 
 
-async def test_a_lease_left_by_a_dead_process_on_this_host_is_taken_over(
+def owner_in_our_namespace(pid: int) -> str:
+    scope = process_scope()
+    if scope is None:
+        pytest.skip("no /proc here: leases are never taken over before they expire")
+    return f"{socket.gethostname()}:{pid}:deadbeef:{scope}"
+
+
+async def reaped_pid() -> int:
+    process = await asyncio.create_subprocess_exec("true")
+    await process.wait()  # reaped: its pid no longer exists
+    return process.pid
+
+
+async def test_a_lease_left_by_a_dead_process_of_our_pid_namespace_is_taken_over(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     box = await new_mailbox(sessionmaker)
-    process = await asyncio.create_subprocess_exec("true")
-    await process.wait()  # reaped: its pid no longer exists
-    dead = f"{socket.gethostname()}:{process.pid}:deadbeef"
-    await hold_for(sessionmaker, box.id, dead, seconds=600)
+    await hold_for(sessionmaker, box.id, owner_in_our_namespace(await reaped_pid()), seconds=600)
 
     lease = await MailboxLease.acquire(sessionmaker, mailbox_id=box.id, email=box.email)
 
@@ -97,9 +107,23 @@ async def test_a_lease_left_by_a_dead_process_on_this_host_is_taken_over(
     await lease.release()
 
 
-def test_live_or_remote_owners_are_not_judged_dead() -> None:
-    assert not owner_is_dead(f"{socket.gethostname()}:{os.getpid()}:x")
-    assert not owner_is_dead(f"{socket.gethostname()}:1:x")  # init is always alive
+async def test_only_a_missing_pid_of_our_own_namespace_and_boot_counts_as_dead() -> None:
+    scope = process_scope()
+    if scope is None:
+        pytest.skip("no /proc here")
+    boot_id, namespace = scope.split(":")
+    gone = await reaped_pid()
+    host = socket.gethostname()
+
+    assert owner_is_dead(f"{host}:{gone}:x:{scope}")
+    assert not owner_is_dead(f"{host}:{os.getpid()}:x:{scope}")
+    assert not owner_is_dead(f"{host}:1:x:{scope}")  # init is always alive
+    # The same hostname is no evidence: a container sharing it has its own PID namespace, and
+    # a token without a namespace (or from another one, or another boot) is waited out.
+    assert not owner_is_dead(f"{host}:{gone}:deadbeef")
+    assert not owner_is_dead(f"{host}:{gone}:x:{boot_id}:4.1")
+    other_boot = "00000000-0000-0000-0000-000000000000"
+    assert not owner_is_dead(f"{host}:{gone}:x:{other_boot}:{namespace}")
     assert not owner_is_dead(OTHER_HOST_OWNER)
     assert not owner_is_dead("garbage")
     assert not owner_is_dead(None)
@@ -155,6 +179,26 @@ async def test_renewing_extends_the_lease_and_notices_when_it_was_taken(
             await lease.fence(session)
     await lease.release()
     assert await lease_of(sessionmaker, box.id) == OTHER_HOST_OWNER
+
+
+async def test_renewal_never_takes_back_a_lease_another_process_took_and_freed(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    box = await new_mailbox(sessionmaker)
+    paused = await MailboxLease.acquire(sessionmaker, mailbox_id=box.id, email=box.email)
+    await paused.stop_renewing()  # paused past its lease: it renews nothing meanwhile
+    await hold_for(sessionmaker, box.id, paused.owner, seconds=-1)
+    newer = await MailboxLease.acquire(sessionmaker, mailbox_id=box.id, email=box.email)
+    await newer.release()
+    assert await lease_of(sessionmaker, box.id) is None
+
+    assert not await paused.renew()
+
+    assert paused.lost
+    assert await lease_of(sessionmaker, box.id) is None
+    async with transaction(sessionmaker) as session:
+        with pytest.raises(LeaseLost):
+            await paused.fence(session)
 
 
 async def test_a_sync_refused_by_the_lease_leaves_no_run_behind(

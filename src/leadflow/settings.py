@@ -104,6 +104,20 @@ class Settings(BaseSettings):
     sync_batch_size: int = Field(
         200, ge=1, le=5_000, description="Messages stored per committed batch during a sync."
     )
+    sync_fetch_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024 * 1024,
+        le=1024 * 1024 * 1024,
+        description="Raw bytes of mail a sync downloads ahead of storing it, at most (by Gmail's "
+        "size estimate); a larger message is fetched on its own. Bounds the sync's memory.",
+    )
+    sync_lease_seconds: float = Field(
+        120.0,
+        ge=1,
+        le=3_600,
+        description="Lifetime of a sync's mailbox lease; renewed every third of it. Another "
+        "process may take the mailbox over once it expires unrenewed.",
+    )
     # Lead sources (issue #4): a new platform is one entry here plus one parser module.
     lead_senders: dict[str, list[str]] = Field(
         default_factory=lambda: {

@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tests.fakes.gmail import FakeMailbox
+from tests.fakes.gmail_wire import large_raw_email
 
 
 @contextmanager
@@ -132,6 +133,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--email", default="info@rendetalje.dk")
     parser.add_argument("--messages", type=int, default=100, help="synthetic messages to add")
+    parser.add_argument("--large", type=int, default=0, help="large messages to add besides")
+    parser.add_argument("--large-mb", type=float, default=25.0, help="raw size of each (MB)")
     parser.add_argument("--quota", type=float, default=None, help="units per second (off)")
     parser.add_argument(
         "--quota-mode",
@@ -160,6 +163,9 @@ def main() -> None:
     )
     for message in mailbox.add_synthetic_messages(args.messages):
         message.snippet()  # Gmail has its snippets ready; so should the fake before serving
+    for n in range(args.large):
+        large = mailbox.add_message(large_raw_email(n, int(args.large_mb * 1_000_000)))
+        large.snippet()
     base_url = f"http://{args.host}:{args.port}"
     if args.credentials_out is not None:
         write_credentials(mailbox, base_url, args.credentials_out)

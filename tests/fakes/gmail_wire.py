@@ -10,6 +10,7 @@ import base64
 import email
 import email.policy
 import html
+import random
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -238,6 +239,17 @@ def synthetic_raw_email(n: int) -> bytes:
         "\r\n"
         f"Hej, jeg vil gerne have et tilbud på rengøring (nr. {n}).\r\n"
     ).encode()
+
+
+def large_raw_email(n: int, size: int) -> bytes:
+    """A mail of about `size` raw bytes: a short text and one attachment of random bytes."""
+    data = random.Random(n).randbytes(max(size * 3 // 4 - 2_000, 0))  # base64 grows it by 4/3
+    return make_raw_email(
+        subject=f"Billeder fra opgaven {n}",
+        sender=f"Kunde {n} <kunde{n}@example.net>",
+        body="Her er billederne fra rengøringen.",
+        attachments=[(f"billeder-{n}.zip", "application/zip", data)],
+    )
 
 
 def make_raw_email(

@@ -105,17 +105,27 @@ def match(
 
 @leads_app.command("rescan")
 def leads_rescan() -> None:
-    """Find leads in mail already stored (e.g. after adding a lead platform), then re-match."""
+    """Find leads in stored mail, fill what earlier parses missed (not a person's edits)."""
     from leadflow.logs import configure_logging
-    from leadflow.maintenance.jobs import run_lead_rescan
+    from leadflow.maintenance.jobs import rescan_summary, run_lead_rescan
 
     settings = load_settings()
     configure_logging(settings)
-    report = asyncio.run(run_lead_rescan(settings))
-    console.print(
-        f"examined {report.examined} messages without a lead: {report.leads_created} leads, "
-        f"{report.customers_created} new customers, {report.threads_rematched} threads re-matched"
-    )
+    try:
+        report = asyncio.run(run_lead_rescan(settings))
+    except Exception as exc:
+        from leadflow.db import is_connection_error
+
+        reason = "database unreachable" if is_connection_error(exc) else type(exc).__name__
+        console.print(
+            f"rescan stopped: {reason}: {exc}\nBatches finished before this one are kept; "
+            "run `leadflow leads rescan` again to carry on.",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(1) from None
+    for line in rescan_summary(report):
+        console.print(line, markup=False, highlight=False)
 
 
 @app.command("serve")

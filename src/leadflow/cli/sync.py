@@ -1,7 +1,8 @@
 """`leadflow sync` (one sync now, or an mbox import) and `leadflow worker` (the sync loop).
 
-Exit codes: 0 success (also with skipped messages), 1 the run failed, 2 configuration, 3 the
-mailbox is being synced by another process (use --wait to wait for it).
+Exit codes: 0 success (also with skipped messages), 1 the run failed, 2 configuration (also a
+mailbox that is not the configured Gmail mailbox, or of the other kind), 3 the mailbox is being
+synced by another process (use --wait to wait for it).
 """
 
 from __future__ import annotations
@@ -99,7 +100,11 @@ def sync_command(
     ] = False,
     mailbox: Annotated[
         str | None,
-        typer.Option("--mailbox", help="Mailbox email; default LEADFLOW_GMAIL_USER."),
+        typer.Option(
+            "--mailbox",
+            help="Mailbox email; default LEADFLOW_GMAIL_USER, the only Gmail mailbox with "
+            "credentials. With --mbox: the archive mailbox to import into.",
+        ),
     ] = None,
     mbox: Annotated[
         Path | None,
@@ -132,8 +137,13 @@ async def _sync(
     settings: Settings, *, full: bool, email: str | None, mbox: Path | None, wait: bool
 ) -> int:
     from leadflow.db import create_engine, create_sessionmaker
-    from leadflow.sync.job import GmailNotConfigured, SyncResult, sync_mailbox
+    from leadflow.sync.job import SyncResult, sync_mailbox
     from leadflow.sync.lease import LeaseHeld
+    from leadflow.sync.mailboxes import (
+        GmailNotConfigured,
+        MailboxKindConflict,
+        MailboxNotConfigured,
+    )
     from leadflow.sync.pipeline import Progress
 
     engine = create_engine(settings, application_name="leadflow-sync")
@@ -151,7 +161,7 @@ async def _sync(
         result: SyncResult = await sync_mailbox(
             sessionmaker, settings, email=email, full=full, mbox=mbox, wait=wait, progress=progress
         )
-    except GmailNotConfigured as exc:
+    except (GmailNotConfigured, MailboxNotConfigured, MailboxKindConflict) as exc:
         console.print(f"[red]sync not started:[/red] {exc}")
         return EXIT_CONFIG
     except LeaseHeld as exc:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.customers.counters import refresh_counters
 from leadflow.leads.parsers import LeadEmail, ParsedLead, parse_lead
+from leadflow.leads.repair import snapshot
 from leadflow.mail.message import ParsedMessage
 from leadflow.models import (
     OPEN_LEAD_STATUSES,
@@ -125,15 +126,24 @@ async def ensure_customers(
         select(Customer.id, Customer.email).where(Customer.email.in_(list(by_email)))
     )
     ids = {email: cid for cid, email in found.all() if email}
+    await fill_customer_fields(session, [(ids[email], lead) for email, lead in by_email.items()])
+    return ids
+
+
+async def fill_customer_fields(
+    session: AsyncSession, pairs: Sequence[tuple[int, CustomerDetails]]
+) -> None:
+    """Fill each customer's empty name, phone and address fields from its lead."""
+    if not pairs:
+        return
     # A person may have typed better data already: only empty fields are filled.
     await session.execute(
         _FILL_EMPTY_FIELDS,
         [
-            {"b_id": ids[email], **{f"b_{name}": getattr(lead, name) for name in _FILLED}}
-            for email, lead in by_email.items()
+            {"b_id": cid, **{f"b_{name}": getattr(lead, name) for name in _FILLED}}
+            for cid, lead in pairs
         ],
     )
-    return ids
 
 
 _FILLED = ("name", "phone", "address", "postal_code", "city")
@@ -146,7 +156,7 @@ _FILL_EMPTY_FIELDS = (
 )
 
 
-async def _open_original(
+async def open_original(
     session: AsyncSession, *, email: str, received_at: datetime, exclude_ids: Sequence[int]
 ) -> int | None:
     """The earliest open, non-duplicate lead of `email` from the 30 days before `received_at`."""
@@ -211,7 +221,7 @@ async def ingest_leads(
             if parsed.email and parsed.received_at:
                 # Leads later in the order are stored already but must not count as earlier.
                 later = [lead_ids.get(s.gmail_message_id) for s, _ in chunk[position:]]
-                original = await _open_original(
+                original = await open_original(
                     session,
                     email=parsed.email,
                     received_at=parsed.received_at,
@@ -234,7 +244,7 @@ async def _insert_leads(
 ) -> dict[str, int]:
     """Insert the leads (those already stored are skipped); return gmail_message_id → new id."""
     now = utcnow()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "customer_id": customers.get(parsed.email) if parsed.email else None,
             "source": parsed.source,
@@ -251,7 +261,11 @@ async def _insert_leads(
             "task_type": parsed.task_type,
             "contact_type": parsed.contact_type,
             "preferred_date": parsed.preferred_date,
+            "preferred_date_text": parsed.preferred_date_text,
             "message": parsed.message,
+            "details": parsed.details,
+            "parsed": snapshot(parsed),
+            "edited_fields": [],
             "status": "new",
             "needs_review": parsed.needs_review,
             "mailbox_id": mailbox_id,

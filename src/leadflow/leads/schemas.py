@@ -76,7 +76,18 @@ class LeadOut(BaseModel):
     task_type: str | None
     contact_type: str | None
     preferred_date: date | None
+    preferred_date_text: str | None = Field(
+        None, description="The preferred date as the lead mail wrote it (also when not a date)."
+    )
     message: str | None
+    details: dict[str, str] = Field(
+        default_factory=dict,
+        description="Labelled answers of the lead mail that no field holds: label -> answer.",
+    )
+    edited_fields: list[str] = Field(
+        default_factory=list,
+        description="Fields a person has set through the API; `leads rescan` leaves them alone.",
+    )
     status: LeadStatus
     needs_review: bool
     duplicate_of_id: int | None

@@ -106,6 +106,8 @@ async def update_lead(session: AsyncSession, *, lead_id: int, data: LeadUpdate) 
 def _apply(lead: Lead, changes: dict[str, Any]) -> None:
     for field, value in changes.items():
         setattr(lead, field, value)
+    # `leads rescan` never overwrites a field a person set; status is workflow, not lead data.
+    lead.edited_fields = sorted({*lead.edited_fields, *changes} - {"status"})
 
 
 async def _move_bookings(

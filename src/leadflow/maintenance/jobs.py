@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from leadflow.db import create_engine, create_sessionmaker, transaction
 from leadflow.leads.rescan import RescanReport, rescan_leads
 from leadflow.matching.schemas import MatchReport
@@ -19,8 +21,36 @@ async def run_matching(settings: Settings, *, all_threads: bool) -> MatchReport:
         await engine.dispose()
 
 
+MAX_LISTED_CHANGES = 50
+
+
+def _counts(counter: Counter[str]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in sorted(counter.items())) or "none"
+
+
+def rescan_summary(report: RescanReport) -> list[str]:
+    """The lines `leadflow leads rescan` prints: totals, then each changed lead."""
+    lines = [
+        f"examined {report.examined} messages without a lead: {report.leads_created} leads, "
+        f"{report.customers_created} new customers",
+        f"re-parsed {report.leads_reparsed} leads: {report.leads_changed} changed "
+        f"(filled: {_counts(report.fields_filled)}; corrected: "
+        f"{_counts(report.fields_corrected)}); kept a person's edit: "
+        f"{_counts(report.edits_kept)}; no longer read as a lead: {report.no_longer_leads}",
+        f"linked {report.customers_linked} leads to customers, marked "
+        f"{report.duplicates_marked} duplicates, {report.threads_rematched} threads re-matched",
+    ]
+    for change in report.changes[:MAX_LISTED_CHANGES]:
+        parts = [f"filled {', '.join(change.filled)}"] if change.filled else []
+        parts += [f"corrected {', '.join(change.corrected)}"] if change.corrected else []
+        lines.append(f"  lead {change.lead_id}: {'; '.join(parts)}")
+    if len(report.changes) > MAX_LISTED_CHANGES:
+        lines.append(f"  … and {len(report.changes) - MAX_LISTED_CHANGES} more leads")
+    return lines
+
+
 async def run_lead_rescan(settings: Settings) -> RescanReport:
-    """Create leads from stored mail that has none yet (batches commit one by one)."""
+    """Create leads stored mail lacks and repair stored ones (batches commit one by one)."""
     engine = create_engine(settings, application_name="leadflow-leads")
     try:
         return await rescan_leads(create_sessionmaker(engine), settings)

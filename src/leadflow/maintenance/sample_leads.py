@@ -136,7 +136,13 @@ def leadpoint_lead(w: MailWriter, c: SampleCustomer) -> SampleMessage:
         reply_to=formataddr((c.name, c.email)),
     )
     lead = expected_lead(
-        c, "Leadpoint", sent, task_type=task, square_meters=float(size), preferred_date=wanted
+        c,
+        "Leadpoint",
+        sent,
+        task_type=task,
+        square_meters=float(size),
+        preferred_date=wanted,
+        preferred_date_text=f"{wanted:%d-%m-%Y}",
     )
     return SampleMessage(bytes(msg), mid, mid, lead=lead, customer_email=c.email)
 

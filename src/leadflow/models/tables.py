@@ -119,7 +119,18 @@ class Lead(Timestamps, Base):
     task_type: Mapped[str | None] = mapped_column(String(100))
     contact_type: Mapped[str | None] = mapped_column(String(50))
     preferred_date: Mapped[date | None] = mapped_column(Date)
+    preferred_date_text: Mapped[str | None] = mapped_column(String(200))
     message: Mapped[str | None] = mapped_column(Text)
+    # Labelled answers no column takes (label as written -> value): nothing a lead says is lost.
+    details: Mapped[dict[str, str]] = mapped_column(
+        JSONType, default=dict, server_default=text("'{}'"), nullable=False
+    )
+    # What the parser read at the last parse (NULL: made by hand, or parsed before 0005), and
+    # the fields a person has set through the API: `leads rescan` never overwrites those.
+    parsed: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    edited_fields: Mapped[list[str]] = mapped_column(
+        JSONType, default=list, server_default=text("'[]'"), nullable=False
+    )
     status: Mapped[LeadStatus] = mapped_column(
         _enum(LeadStatus, "status"), default=LeadStatus.NEW, server_default=LeadStatus.NEW.value
     )

@@ -23,7 +23,8 @@ class SyncContext(Protocol):
     mailbox: Mailbox
     run: RunRecorder
     progress: Progress
-    fetch_chunk: int
+    fetch_chunk: int  # messages per raw download at most
+    fetch_bytes: int  # raw bytes (by sizeEstimate) downloaded and not yet stored, at most
 
     def pipeline(self) -> Pipeline:
         """A pipeline that stores batches for this sync (fenced by its lease)."""

@@ -21,13 +21,15 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadflow.db import transaction
-from leadflow.models import IngestMode, IngestStatus, Mailbox, MailProvider, utcnow
+from leadflow.models import IngestMode, IngestStatus, Mailbox, utcnow
 from leadflow.settings import Settings
+from leadflow.sync.fetch import DEFAULT_FETCH_BYTES
 from leadflow.sync.full import run_full
 from leadflow.sync.gmail import GmailClient, GmailError, create_http_client
 from leadflow.sync.gmail.auth import load_credentials
 from leadflow.sync.incremental import run_incremental
-from leadflow.sync.lease import DEFAULT_POLL_SECONDS, DEFAULT_TTL, LeaseLost, MailboxLease
+from leadflow.sync.lease import DEFAULT_POLL_SECONDS, LeaseLost, MailboxLease
+from leadflow.sync.mailboxes import GmailNotConfigured, ensure_mailbox, sync_target
 from leadflow.sync.pipeline import (
     MessageProcessor,
     NoProgress,
@@ -43,16 +45,6 @@ from leadflow.sync.store import LabelChange, apply_label_changes, existing_messa
 log = logging.getLogger(__name__)
 
 GmailClientFactory = Callable[[Settings], AbstractAsyncContextManager[GmailClient]]
-
-
-class GmailNotConfigured(Exception):
-    """Gmail sync was asked for but LEADFLOW_GMAIL_CREDENTIALS is not set."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Gmail is not configured: set LEADFLOW_GMAIL_CREDENTIALS to a Google credentials "
-            "file (see `leadflow gmail authorize`)"
-        )
 
 
 @asynccontextmanager
@@ -98,20 +90,6 @@ class SyncResult:
         return self.status is not IngestStatus.FAILED
 
 
-async def ensure_mailbox(
-    sessionmaker: async_sessionmaker[AsyncSession], *, email: str, provider: MailProvider
-) -> Mailbox:
-    """Return the mailbox row for `email`, creating it (with `provider`) when missing."""
-    email = email.strip().lower()
-    async with transaction(sessionmaker) as session:
-        mailbox = await session.scalar(select(Mailbox).where(Mailbox.email == email))
-        if mailbox is None:
-            mailbox = Mailbox(email=email, provider=provider)
-            session.add(mailbox)
-            await session.flush()
-    return mailbox
-
-
 @dataclass
 class SyncJob:
     """A prepared sync: the lease is held and the run row exists. Call `execute` once."""
@@ -127,6 +105,7 @@ class SyncJob:
     progress: Progress = field(default_factory=NoProgress)
     client_factory: GmailClientFactory = open_gmail_client
     fetch_chunk: int = 100
+    fetch_bytes: int = DEFAULT_FETCH_BYTES
     _client: GmailClient | None = None
 
     @property
@@ -162,15 +141,27 @@ class SyncJob:
             changed = await apply_label_changes(
                 session, mailbox_id=self.mailbox.id, changes=changes
             )
-            self.run.updated += changed
+            self.run.updated += changed.relabelled + changed.removed
             await self.run.save(session)
 
     async def mark_succeeded(self, session: AsyncSession, *, cursor: str | None) -> None:
-        """Record success on the mailbox row (and move the cursor) in the caller's transaction."""
+        """Record success on the mailbox row (and move the cursor) in the caller's transaction.
+
+        The caller's transaction is fenced, so the mailbox row is ours and locked. The cursor
+        only ever moves forward: Gmail history ids are increasing integers.
+        """
         values: dict[str, object] = {"last_sync_succeeded_at": utcnow(), "last_error": None}
         if cursor is not None:
-            values["sync_cursor"] = cursor
-            self.mailbox.sync_cursor = cursor
+            current = await session.scalar(
+                select(Mailbox.sync_cursor).where(Mailbox.id == self.mailbox.id)
+            )
+            if cursor_is_later(cursor, than=current):
+                values["sync_cursor"] = cursor
+                self.mailbox.sync_cursor = cursor
+            elif cursor != current:
+                log.warning(
+                    "%s: cursor stays at %s, not back to %s", self.mailbox.email, current, cursor
+                )
         await session.execute(
             update(Mailbox)
             .where(Mailbox.id == self.mailbox.id)
@@ -217,7 +208,10 @@ class SyncJob:
                 continue
             try:
                 async with transaction(self.sessionmaker) as session:
+                    await self.lease.fence(session)
                     await finish(session, self.mailbox)
+            except LeaseLost:
+                raise
             except Exception as exc:
                 # Like a failing batch processor: logged in the run, the stored mail stays.
                 log.exception("finishing %s failed", type(processor).__name__)
@@ -232,8 +226,7 @@ class SyncJob:
         async with self.client_factory(self.settings) as client:
             self._client = client
             if self.run.mode is IngestMode.FULL:
-                # An explicit --full on a synced mailbox also refreshes stored messages' labels.
-                await run_full(self, client, refresh_existing=self.mailbox.sync_cursor is not None)
+                await run_full(self, client)
             else:
                 await run_incremental(self, client)
 
@@ -259,29 +252,48 @@ class SyncJob:
         if self._client is not None:
             self.run.set_client_stats(api_calls=calls, retries=retries)
         async with transaction(self.sessionmaker) as session:
+            # Fenced like every write: a sync that lost its lease must not report success.
+            await self.lease.fence(session)
             # Freed with the final run row: whoever sees the run finished may start the next.
             await self.lease.release_in(session)
             return await self.run.finish(session, status)
 
     async def _fail(self, reason: str) -> IngestStatus:
+        """Close the run as failed; note the error on the mailbox only while the lease is ours."""
         self.run.note(reason)
         try:
             calls, retries = self._client_stats()
             if self._client is not None:
                 self.run.set_client_stats(api_calls=calls, retries=retries)
             async with transaction(self.sessionmaker) as session:
-                await self.lease.release_in(session)
-                await self.run.finish(session, IngestStatus.FAILED)
+                await self.lease.stop_renewing()
+                # One conditional UPDATE: error noted and lease freed only if still ours, so a
+                # sync that was taken over leaves the newer sync's mailbox state alone.
                 await session.execute(
                     update(Mailbox)
-                    .where(Mailbox.id == self.mailbox.id)
-                    .values(last_error=reason[:2000])
+                    .where(Mailbox.id == self.mailbox.id, Mailbox.lease_owner == self.lease.owner)
+                    .values(last_error=reason[:2000], lease_owner=None, lease_expires_at=None)
                     .execution_options(synchronize_session=False)
                 )
+                return await self.run.finish(session, IngestStatus.FAILED)
         except Exception:
             # The database itself may be what failed; the next run closes this row (interrupted).
             log.warning("could not record the failed run %s", self.run.run_id, exc_info=True)
         return IngestStatus.FAILED
+
+
+def cursor_is_later(cursor: str, *, than: str | None) -> bool:
+    """True when history id `cursor` comes after `than` (compared as integers)."""
+    if than is None:
+        return True
+    try:
+        current = int(than)
+    except ValueError:
+        return True  # not a history id: anything real replaces it
+    try:
+        return int(cursor) > current
+    except ValueError:
+        return False
 
 
 def _describe(exc: BaseException) -> str:
@@ -300,32 +312,33 @@ async def start_sync(
     processors: Sequence[MessageProcessor] | None = None,
     progress: Progress | None = None,
     client_factory: GmailClientFactory | None = None,
-    lease_ttl: timedelta = DEFAULT_TTL,
+    lease_ttl: timedelta | None = None,
     poll_seconds: float = DEFAULT_POLL_SECONDS,
 ) -> SyncJob:
-    """Take the mailbox's lease and open a run row; raise LeaseHeld or GmailNotConfigured.
+    """Take the mailbox's lease and open a run row.
 
-    Without a `client_factory`, the Gmail client is built from Settings (which must name a
-    credentials file). Runs a previous process left `running` are closed as interrupted.
+    Raises LeaseHeld, GmailNotConfigured, MailboxNotConfigured or MailboxKindConflict (see
+    `mailboxes`) before anything is written but the mailbox row. Without a `client_factory`,
+    the Gmail client is built from Settings (which must name a credentials file). Runs a
+    previous process left `running` are closed as interrupted.
     """
     if mbox is None and client_factory is None:
         if settings.gmail_credentials is None:
             raise GmailNotConfigured
         client_factory = open_gmail_client
-    provider = MailProvider.MBOX if mbox is not None else MailProvider.GMAIL
-    mailbox = await ensure_mailbox(
-        sessionmaker, email=email or settings.gmail_user, provider=provider
-    )
+    target, provider = sync_target(settings, email=email, mbox=mbox is not None)
+    mailbox = await ensure_mailbox(sessionmaker, email=target, provider=provider)
     lease = await MailboxLease.acquire(
         sessionmaker,
         mailbox_id=mailbox.id,
         email=mailbox.email,
-        ttl=lease_ttl,
+        ttl=lease_ttl or timedelta(seconds=settings.sync_lease_seconds),
         wait=wait,
         poll_seconds=poll_seconds,
     )
     try:
         async with transaction(sessionmaker) as session:
+            await lease.fence(session)
             interrupted = await close_interrupted_runs(session, mailbox_id=mailbox.id)
             if interrupted:
                 log.warning("closed %d interrupted run(s) of %s", interrupted, mailbox.email)
@@ -362,6 +375,7 @@ async def start_sync(
         client_factory=client_factory or open_gmail_client,
         # Fetch no more ahead than one batch holds, so a failure loses at most a batch of work.
         fetch_chunk=min(settings.sync_batch_size, 100),
+        fetch_bytes=settings.sync_fetch_bytes,
     )
 
 
@@ -376,7 +390,7 @@ async def sync_mailbox(
     processors: Sequence[MessageProcessor] | None = None,
     progress: Progress | None = None,
     client_factory: GmailClientFactory | None = None,
-    lease_ttl: timedelta = DEFAULT_TTL,
+    lease_ttl: timedelta | None = None,
     poll_seconds: float = DEFAULT_POLL_SECONDS,
 ) -> SyncResult:
     """Start and run one sync (see `start_sync`)."""

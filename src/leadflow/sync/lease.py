@@ -1,11 +1,21 @@
 """A lease on a mailbox row so that two sync processes never sync one mailbox at the same time.
 
-The lease is two columns on `mailboxes` (`lease_owner`, `lease_expires_at`), taken with one
-conditional UPDATE: it succeeds when the row is free, expired, or already ours; a lease left
-by a process of this host that no longer runs (killed) is taken over at once. While a sync
-runs, a background task renews it; every batch commit also re-checks it inside the batch's own
-transaction (`fence`), so a process that lost its lease (paused past expiry, then taken over)
-cannot commit another batch.
+The lease is two columns on `mailboxes` (`lease_owner`, `lease_expires_at`). `lease_owner` is
+a token unique to one acquisition; it doubles as the fencing token:
+
+- Taking the lease is one conditional UPDATE that succeeds when the row is free or expired.
+- Keeping it (the background renewal, and `fence` at the start of every transaction that
+  writes for the sync) is an UPDATE that matches only our own token. It never takes a free
+  lease back: once another process took over, even if it has finished and freed the row
+  since, every later write of ours fails with LeaseLost. Because `fence` is the first
+  statement of the writing transaction, it also locks the mailbox row until that commit, so a
+  take-over cannot slip in between the check and the write.
+- Early take-over of a lease whose owner is gone (kill -9, OOM) before it expires is allowed
+  only when the owner provably ran in our own PID namespace on our own kernel (boot id and
+  PID-namespace inode, both in the token) and its pid no longer exists there. Anything else
+  (another host, another container sharing our hostname, an older token without that scope)
+  is waited out until the lease expires. A wrong guess here would cost the other sync its run
+  (it would meet LeaseLost at its next write), never data.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -51,18 +62,37 @@ class LeaseHeld(Exception):
 
 
 class LeaseLost(Exception):
-    """Our lease expired and another process took the mailbox; this sync must stop."""
+    """The lease is no longer ours (another process took the mailbox over); stop writing."""
+
+
+def process_scope() -> str | None:
+    """`<boot id>:<dev>.<inode>` of our kernel boot and PID namespace; None where unknown.
+
+    Two processes with the same scope see the same pids, so a pid from a token of this scope
+    may be looked up with kill(pid, 0). Containers share the hostname easily, the kernel's
+    boot id often, but never a PID namespace unless they really share their processes.
+    """
+    try:
+        boot_id = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+        namespace = os.stat("/proc/self/ns/pid")
+    except OSError:
+        return None
+    if not boot_id or ":" in boot_id:
+        return None
+    return f"{boot_id}:{namespace.st_dev}.{namespace.st_ino}"
 
 
 def make_owner_id() -> str:
-    """A lease owner id naming this host and process, unique per call."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """A lease token naming this host and process (for people) and its PID namespace."""
+    token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    scope = process_scope()
+    return f"{token}:{scope}" if scope else token
 
 
 async def try_acquire(
     session: AsyncSession, *, mailbox_id: int, owner: str, ttl: timedelta, now: datetime
 ) -> bool:
-    """Take or extend the lease when it is free, expired or ours; True when we hold it now."""
+    """Take the lease when it is free or expired; True when we hold it now (a fresh `owner`)."""
     result = await session.execute(
         update(Mailbox)
         .where(
@@ -71,7 +101,6 @@ async def try_acquire(
                 Mailbox.lease_owner.is_(None),
                 Mailbox.lease_expires_at.is_(None),
                 Mailbox.lease_expires_at < now,
-                Mailbox.lease_owner == owner,
             ),
         )
         .values(lease_owner=owner, lease_expires_at=now + ttl)
@@ -100,18 +129,20 @@ async def take_over(
 
 
 def owner_is_dead(owner: str | None) -> bool:
-    """True when `owner` names a process on this host that no longer exists.
+    """True only when `owner` is a process of our PID namespace and kernel that no longer runs.
 
     Lets a sync started right after a crash (kill -9, OOM) proceed instead of waiting for the
-    dead process's lease to expire. Owners on other hosts, or alive, are never judged dead.
+    dead process's lease to expire. An owner of any other scope, or without one, is never
+    judged dead (see the module docstring); neither is a live, stopped or zombie process.
     """
-    if not owner:
+    parts = (owner or "").split(":")
+    if len(parts) != 5 or not parts[1].isdigit():
         return False
-    parts = owner.rsplit(":", 2)
-    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+    scope = process_scope()
+    if scope is None or ":".join(parts[3:]) != scope:
         return False
     pid = int(parts[1])
-    if pid == os.getpid():
+    if pid in (0, os.getpid()):
         return False
     try:
         os.kill(pid, 0)
@@ -125,7 +156,10 @@ def owner_is_dead(owner: str | None) -> bool:
 async def fence(
     session: AsyncSession, *, mailbox_id: int, owner: str, ttl: timedelta, now: datetime
 ) -> None:
-    """Extend our lease inside the caller's transaction; raise LeaseLost if it is not ours."""
+    """Extend our lease inside the caller's transaction; raise LeaseLost if it is not ours.
+
+    Matches our token only: a lease freed or taken by someone else is never taken back.
+    """
     result = await session.execute(
         update(Mailbox)
         .where(Mailbox.id == mailbox_id, Mailbox.lease_owner == owner)
@@ -221,25 +255,30 @@ class MailboxLease:
             await sleep(poll_seconds)
 
     async def fence(self, session: AsyncSession) -> None:
-        """Check and extend the lease inside a batch's transaction (see module docstring)."""
-        await fence(
-            session, mailbox_id=self.mailbox_id, owner=self.owner, ttl=self.ttl, now=self.clock()
-        )
-
-    async def renew(self) -> bool:
-        """Extend the lease now; False (and `lost` set) when it is no longer ours."""
-        async with transaction(self.sessionmaker) as session:
-            held = await try_acquire(
+        """Check and extend the lease as the first write of a transaction (module docstring)."""
+        try:
+            await fence(
                 session,
                 mailbox_id=self.mailbox_id,
                 owner=self.owner,
                 ttl=self.ttl,
                 now=self.clock(),
             )
-        # try_acquire also succeeds on an expired lease nobody took: that is still safe, since
-        # only one process can win the conditional UPDATE.
-        self.lost = self.lost or not held
-        return held
+        except LeaseLost:
+            self.lost = True
+            raise
+
+    async def renew(self) -> bool:
+        """Extend the lease now; False (and `lost` set for good) when it is no longer ours."""
+        if self.lost:
+            return False
+        try:
+            async with transaction(self.sessionmaker) as session:
+                await self.fence(session)
+        except LeaseLost:
+            self.lost = True
+            return False
+        return True
 
     async def stop_renewing(self) -> None:
         if self._renewer is not None:

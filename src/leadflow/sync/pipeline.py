@@ -128,8 +128,12 @@ class Pipeline:
     processors: Sequence[MessageProcessor] = ()
     parse_options: ParseOptions = field(default_factory=ParseOptions)
     batch_size: int = 200
+    # Parsed bodies are capped (max_body_bytes) but a batch of long ones still adds up: a
+    # batch is also committed once its text reaches this many characters.
+    batch_chars: int = 16 * 1024 * 1024
     client_stats: Callable[[], tuple[int, int]] | None = None
     _pending: list[ParsedMessage] = field(default_factory=list)
+    _pending_chars: int = 0
 
     async def add(self, items: Sequence[SourceItem]) -> None:
         """Parse `items`, record the skipped ones, and commit every full batch."""
@@ -140,13 +144,14 @@ class Pipeline:
             parsed = await self._parse(item)
             if parsed is not None:
                 self._pending.append(parsed)
-            if len(self._pending) >= self.batch_size:
-                batch, self._pending = self._pending, []
+                self._pending_chars += len(parsed.body_text)
+            if len(self._pending) >= self.batch_size or self._pending_chars >= self.batch_chars:
+                batch, self._pending, self._pending_chars = self._pending, [], 0
                 await self.commit(batch)
 
     async def finish(self, extra: ExtraWork | None = None) -> None:
         """Commit what is left, with `extra` (e.g. moving the cursor) in the same transaction."""
-        batch, self._pending = self._pending, []
+        batch, self._pending, self._pending_chars = self._pending, [], 0
         await self.commit(batch, extra=extra)
 
     async def commit(self, batch: Sequence[ParsedMessage], extra: ExtraWork | None = None) -> None:

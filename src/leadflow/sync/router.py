@@ -16,11 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from leadflow.api.deps import SessionDep
 from leadflow.api.pagination import Page, PageDep, next_link
 from leadflow.api.routing import make_router
-from leadflow.errors import Conflict, ServiceUnavailable
+from leadflow.errors import Conflict, ServiceUnavailable, Unprocessable
 from leadflow.models import EmailIngestRun, IngestMode, IngestStatus, Mailbox
 from leadflow.settings import Settings
-from leadflow.sync.job import GmailClientFactory, GmailNotConfigured, start_sync
+from leadflow.sync.job import GmailClientFactory, start_sync
 from leadflow.sync.lease import LeaseHeld
+from leadflow.sync.mailboxes import (
+    GmailNotConfigured,
+    MailboxKindConflict,
+    MailboxNotConfigured,
+    normalise_email,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +55,9 @@ class SyncRunOut(BaseModel):
 class SyncRequest(BaseModel):
     full: bool = Field(False, description="List the whole mailbox instead of reading history.")
     mailbox: str | None = Field(
-        None, max_length=320, description="Mailbox to sync; default LEADFLOW_GMAIL_USER."
+        None,
+        max_length=320,
+        description="Mailbox to sync: only LEADFLOW_GMAIL_USER (the default) has credentials.",
     )
 
 
@@ -89,14 +97,17 @@ async def list_runs(
 
 @sync_router.post("", response_model=SyncRunOut, status_code=status.HTTP_202_ACCEPTED)
 async def start_sync_run(request: Request, body: SyncRequest | None = None) -> SyncRunOut:
-    """Start a sync now (incremental, or full with {"full": true}); 409 if one is running."""
+    """Start a sync now (incremental, or full with {"full": true}); 409 if one is running.
+
+    422 for a mailbox other than the configured Gmail mailbox (no credentials for it).
+    """
     body = body or SyncRequest()
     app: FastAPI = request.app
     settings: Settings = app.state.settings
     sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
     factory: GmailClientFactory | None = getattr(app.state, "gmail_client_factory", None)
     tasks = sync_tasks(app)
-    email = (body.mailbox or settings.gmail_user).strip().lower()
+    email = normalise_email(body.mailbox or settings.gmail_user)
     # The lease alone decides: it is freed with the final run row, so a client that saw the
     # previous run finish can start the next one at once.
     try:
@@ -105,6 +116,14 @@ async def start_sync_run(request: Request, body: SyncRequest | None = None) -> S
         )
     except GmailNotConfigured as exc:
         raise ServiceUnavailable(str(exc)) from None
+    except MailboxNotConfigured as exc:
+        raise Unprocessable(
+            str(exc), details={"mailbox": exc.email, "configured_mailboxes": exc.configured}
+        ) from None
+    except MailboxKindConflict as exc:
+        raise Conflict(
+            str(exc), details={"mailbox": exc.email, "provider": exc.provider.value}
+        ) from None
     except LeaseHeld as exc:
         raise Conflict(
             f"a sync of {email} is already running",

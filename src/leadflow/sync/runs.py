@@ -61,10 +61,10 @@ class RunRecorder:
         self.retries = retries
 
     async def save(self, session: AsyncSession) -> None:
-        """Write the counters into the row inside the caller's transaction."""
+        """Write the counters into the row inside the caller's transaction (while it runs)."""
         await session.execute(
             update(EmailIngestRun)
-            .where(EmailIngestRun.id == self.run_id)
+            .where(EmailIngestRun.id == self.run_id, EmailIngestRun.status == IngestStatus.RUNNING)
             .values(**self._values())
             .execution_options(synchronize_session=False)
         )
@@ -72,16 +72,25 @@ class RunRecorder:
     async def finish(
         self, session: AsyncSession, status: IngestStatus | None = None
     ) -> IngestStatus:
-        """Close the row: failed if `status` says so, else partial when errors were recorded."""
+        """Close the row: failed if `status` says so, else partial when errors were recorded.
+
+        A row already closed (by the process that took the mailbox over and found this run
+        interrupted) is never rewritten: its status is returned instead.
+        """
         if status is None:
             status = IngestStatus.PARTIAL if self.errors else IngestStatus.COMPLETED
-        await session.execute(
+        result = await session.execute(
             update(EmailIngestRun)
-            .where(EmailIngestRun.id == self.run_id)
+            .where(EmailIngestRun.id == self.run_id, EmailIngestRun.status == IngestStatus.RUNNING)
             .values(status=status, finished_at=utcnow(), **self._values())
             .execution_options(synchronize_session=False)
         )
-        return status
+        if getattr(result, "rowcount", None) == 1:
+            return status
+        closed = await session.scalar(
+            select(EmailIngestRun.status).where(EmailIngestRun.id == self.run_id)
+        )
+        return closed or IngestStatus.FAILED
 
     def _values(self) -> dict[str, Any]:
         return {

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from leadflow.settings import Settings
 from leadflow.sync.job import GmailClientFactory, sync_mailbox
 from leadflow.sync.lease import LeaseHeld
+from leadflow.sync.mailboxes import MailboxKindConflict, MailboxNotConfigured
 from leadflow.sync.pipeline import MessageProcessor
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,9 @@ async def run_sync_loop(
         except LeaseHeld as exc:
             log.info("%s", exc)
             failures = 0
+        except (MailboxNotConfigured, MailboxKindConflict) as exc:
+            failures += 1
+            log.error("background sync not started: %s", exc)
         except Exception:
             failures += 1
             log.exception("background sync could not start")

@@ -3,7 +3,13 @@
 Messages are keyed by (mailbox_id, gmail_message_id), threads by (mailbox_id, gmail_thread_id),
 and written with INSERT … ON CONFLICT, so storing the same message twice changes nothing.
 Thread aggregates are recomputed from the thread's stored messages after every change (store,
-delete, relabel): one rule, correct after any mix of changes and re-runs.
+delete, relabel), and the counters of the customers on changed threads recounted: one rule,
+correct after any mix of changes and re-runs.
+
+What is stored (the same rule for the full and the incremental sync): the mail Gmail lists
+without includeSpamTrash, i.e. every message not labelled SPAM or TRASH (`is_hidden`). A
+stored message that gets one of those labels is removed like a deleted one; a message that
+loses them is fetched and stored like a new one (`sync.incremental`).
 Services only flush; the caller owns the transaction.
 """
 
@@ -46,6 +52,14 @@ class StoreResult:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+
+
+HIDDEN_LABELS = frozenset({"SPAM", "TRASH"})
+
+
+def is_hidden(labels: Sequence[str]) -> bool:
+    """True for mail Gmail leaves out of its listings (spam, trash): never stored."""
+    return not HIDDEN_LABELS.isdisjoint(labels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,9 +174,16 @@ async def store_messages(
     """Upsert `messages` and their threads; a message already stored unchanged is left alone.
 
     A stored message counts as changed when its thread, labels or history id differ (Gmail
-    messages are immutable apart from those). Returns the new and changed messages.
+    messages are immutable apart from those). Returns the new and changed messages. Messages
+    labelled SPAM or TRASH are not stored (and removed if they were).
     """
     latest: dict[str, ParsedMessage] = {m.gmail_message_id: m for m in messages}
+    hidden = [gid for gid, m in latest.items() if is_hidden(m.labels)]
+    if hidden:
+        # Spam and trash are never stored (module docstring); a stored copy goes.
+        await delete_messages(session, mailbox_id=mailbox_id, gmail_message_ids=hidden)
+        for gid in hidden:
+            del latest[gid]
     if not latest:
         return StoreResult()
     batch = list(latest.values())
@@ -266,11 +287,23 @@ async def delete_messages(
     return deleted
 
 
+@dataclass(frozen=True, slots=True)
+class RelabelResult:
+    """Stored messages whose labels changed, and those removed for becoming hidden."""
+
+    relabelled: int = 0
+    removed: int = 0
+
+
 async def apply_label_changes(
     session: AsyncSession, *, mailbox_id: int, changes: Mapping[str, LabelChange]
-) -> int:
-    """Apply label edits to stored messages (absent ones are ignored); return how many changed."""
+) -> RelabelResult:
+    """Apply label edits to stored messages (absent ones are ignored).
+
+    A message the edits move to SPAM or TRASH is deleted instead (see the module docstring).
+    """
     changed: list[dict[str, Any]] = []
+    hidden: list[str] = []
     threads: set[int] = set()
     for chunk in _chunks(list(changes)):
         result = await session.execute(
@@ -286,7 +319,9 @@ async def apply_label_changes(
         )
         for row_id, gid, thread_id, labels in result:
             new_labels = changes[gid].apply(labels or [])
-            if new_labels != list(labels or []):
+            if is_hidden(new_labels):
+                hidden.append(gid)
+            elif new_labels != list(labels or []):
                 changed.append({"row_id": row_id, "new_labels": new_labels})
                 threads.add(thread_id)
     if changed:
@@ -297,31 +332,23 @@ async def apply_label_changes(
             changed,
         )
     await recompute_threads(session, thread_ids=threads)
-    return len(changed)
-
-
-UNLISTED_LABELS = frozenset({"SPAM", "TRASH"})
+    removed = await delete_messages(session, mailbox_id=mailbox_id, gmail_message_ids=hidden)
+    return RelabelResult(relabelled=len(changed), removed=removed)
 
 
 async def remove_unlisted(
     session: AsyncSession, *, mailbox_id: int, listed: set[str], prefix_to_keep: str = "mbox:"
 ) -> int:
-    """Delete stored Gmail messages missing from a complete listing (gone while we were away).
+    """Delete stored Gmail messages missing from a complete listing (gone, or now hidden).
 
-    The listing leaves out SPAM and TRASH, so messages stored with those labels (moved there
-    after we stored them) are kept: only history's messageDeleted removes them.
+    `prefix_to_keep` spares rows an mbox import wrote into this mailbox before mailboxes were
+    kept to one provider (`sync.mailboxes`).
     """
     stored = await session.execute(
-        select(EmailMessage.gmail_message_id, EmailMessage.labels).where(
-            EmailMessage.mailbox_id == mailbox_id
-        )
+        select(EmailMessage.gmail_message_id).where(EmailMessage.mailbox_id == mailbox_id)
     )
     gone = [
-        gid
-        for gid, labels in stored
-        if gid not in listed
-        and not gid.startswith(prefix_to_keep)
-        and not UNLISTED_LABELS.intersection(labels or ())
+        gid for gid in stored.scalars() if gid not in listed and not gid.startswith(prefix_to_keep)
     ]
     if not gone:
         return 0

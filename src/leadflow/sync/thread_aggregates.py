@@ -1,4 +1,8 @@
-"""Thread aggregates, recomputed from a thread's stored messages (see `mail.store`)."""
+"""Thread aggregates, recomputed from a thread's stored messages (see `sync.store`).
+
+A thread's count and last date feed its customer's counters (`last_contact_at`), so the
+customers of every thread that changed or went are recounted in the same transaction.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from leadflow.customers.counters import refresh_counters
 from leadflow.models import EmailMessage, EmailThread, utcnow
 
 THREADS: Table = EmailThread.__table__  # type: ignore[assignment]
@@ -59,6 +64,14 @@ async def recompute_threads(session: AsyncSession, *, thread_ids: Iterable[int])
     ids = sorted(set(thread_ids))
     if not ids:
         return
+    customers: dict[int, int] = {}
+    for chunk in chunks(ids):
+        linked = await session.execute(
+            select(EmailThread.id, EmailThread.customer_id).where(
+                EmailThread.id.in_(chunk), EmailThread.customer_id.is_not(None)
+            )
+        )
+        customers.update({tid: cid for tid, cid in linked if cid is not None})
     aggregates: dict[int, _Aggregate] = {tid: _Aggregate() for tid in ids}
     for chunk in chunks(ids):
         result = await session.execute(
@@ -94,10 +107,16 @@ async def recompute_threads(session: AsyncSession, *, thread_ids: Iterable[int])
                 if addr:
                     agg.participants.setdefault(addr.lower(), None)
             agg.labels.update(labels or [])
-    await _write_aggregates(session, aggregates)
+    changed = await _write_aggregates(session, aggregates)
+    # Customers of threads whose messages changed (a deleted mail's date must not linger in
+    # last_contact_at); threads without a customer cost nothing here.
+    await refresh_counters(session, (customers.get(tid) for tid in changed))
 
 
-async def _write_aggregates(session: AsyncSession, aggregates: Mapping[int, _Aggregate]) -> None:
+async def _write_aggregates(
+    session: AsyncSession, aggregates: Mapping[int, _Aggregate]
+) -> set[int]:
+    """Write the aggregates that differ, drop empty threads; return the ids of both."""
     empty = [tid for tid, agg in aggregates.items() if agg.message_count == 0]
     for chunk in chunks(empty):
         await session.execute(delete(EmailThread).where(EmailThread.id.in_(chunk)))
@@ -154,3 +173,4 @@ async def _write_aggregates(session: AsyncSession, aggregates: Mapping[int, _Agg
             ),
             changed,
         )
+    return set(empty) | {row["row_id"] for row in changed}

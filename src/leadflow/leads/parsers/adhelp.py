@@ -25,6 +25,7 @@ FORMAT = SourceFormat(
             "message": ("Kundens besked", "Besked fra kunden", "Note"),
         },
     ),
+    signers=("AdHelp",),
 )
 
 

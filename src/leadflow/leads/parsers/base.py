@@ -1,19 +1,18 @@
-"""Lead parser building blocks: the input and output data and tolerant label-value extraction."""
+"""Lead parser building blocks: the input and output data, label sets and one format's parse."""
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from leadflow.leads.parsers.labels import DETAIL, Fields, Hit, LabelMatcher
 from leadflow.leads.parsers.values import (
     AddressFilter,
     find_email,
     find_phone,
     first_of,
-    has_postal_code,
     parse_area,
     parse_count,
     parse_date,
@@ -69,7 +68,12 @@ class LeadEmail:
 
 @dataclass(frozen=True, slots=True)
 class ParsedLead:
-    """One lead as read from its email. Missing fields are None; `needs_review` is derived."""
+    """One lead as read from its email. Missing fields are None; `needs_review` is derived.
+
+    `preferred_date_text` is the answer as written ("Fleksibel", "15-11-2025"), `preferred_date`
+    the date when it holds one. `details` keeps labelled answers no field takes (a question the
+    platform added, a phone written as "ring efter kl. 16"): label as written → value.
+    """
 
     source: str
     name: str | None = None
@@ -85,7 +89,9 @@ class ParsedLead:
     task_type: str | None = None
     contact_type: str | None = None
     preferred_date: date | None = None
+    preferred_date_text: str | None = None
     message: str | None = None
+    details: dict[str, str] = field(default_factory=dict)
     received_at: datetime | None = None
     needs_review: bool = field(init=False)
 
@@ -97,122 +103,11 @@ class ParsedLead:
 _REPLY_PREFIX = re.compile(
     r"^(?:\s*(?:re|fwd?|vs|sv|aw|tr|wg)\s*(?:\[\d{1,3}\]|\(\d{1,3}\))?\s*:)+\s*", re.IGNORECASE
 )
-_NEWLINES = re.compile(r"\r\n|\r|\u2028|\u2029|\x85")
-_SPACES = re.compile(r"[ \t\f\v\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
-_INVISIBLE = re.compile(r"[\u200b-\u200d\ufeff]")
-_QUOTE = re.compile(r"^(?:\s*>)+")
-_FOOTER = re.compile(
-    r"^(?:--\s*|_{3,}|-{3,}|={3,}|denne (?:e-?)?mail er (?:sendt|genereret|automatisk)\b.*)$",
-    re.IGNORECASE,
-)
-_POSTAL_LINE = re.compile(r"^(?:DK\s*-?\s*)?[1-9]\d{3}\s+[^\W\d_]", re.IGNORECASE)
-MULTILINE_KEYS = frozenset({"message"})
 
 
 def strip_reply_prefixes(subject: str) -> str:
     """Return the subject without "Re:", "Fwd:", "VS:", "SV:" (repeated) prefixes."""
     return _REPLY_PREFIX.sub("", subject).strip()
-
-
-def normalise_lines(text: str) -> list[str]:
-    """Split text into lines with CRLF, tabs, odd spaces and "> " quote markers smoothed away."""
-    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
-    return [
-        _SPACES.sub(" ", _QUOTE.sub("", line)).strip()
-        for line in _NEWLINES.sub("\n", text).split("\n")
-    ]
-
-
-def _fold(label: str) -> str:
-    return " ".join(label.lower().split())
-
-
-@dataclass(frozen=True, slots=True)
-class Fields:
-    """Label hits of one body: (key, value, written with a colon), in body order."""
-
-    hits: tuple[tuple[str, str, bool], ...]
-
-    def values(self, key: str) -> list[str]:
-        """Return the non-empty values for `key`, colon-labelled ones first."""
-        colon = [v for k, v, c in self.hits if k == key and c and v]
-        return colon + [v for k, v, c in self.hits if k == key and not c and v]
-
-    def first(self, key: str) -> str | None:
-        """Return the preferred value for `key`, or None."""
-        found = self.values(key)
-        return found[0] if found else None
-
-    def keys(self) -> set[str]:
-        """Return the keys that have a non-empty value."""
-        return {k for k, v, _ in self.hits if v}
-
-
-class LabelMatcher:
-    """Finds "Label: value" lines, tolerant to case, spacing, a missing colon and blank lines."""
-
-    def __init__(self, spec: Mapping[str, Sequence[str]]) -> None:
-        self._key_by_label = {_fold(label): key for key, labels in spec.items() for label in labels}
-        labels = sorted(self._key_by_label, key=len, reverse=True)
-        alternation = "|".join(r"\s+".join(re.escape(w) for w in label.split()) for label in labels)
-        self._line = re.compile(
-            rf"^(?:[-*•·]\s*)?(?P<label>{alternation})(?:\s*\([^()]{{0,40}}\))?\s*\??"
-            r"(?:\s*(?P<colon>:)|(?=\s|$))\s*(?P<value>.*)$",
-            re.IGNORECASE,
-        )
-
-    def _label(self, line: str) -> tuple[str, str, bool] | None:
-        match = self._line.match(line)
-        if match is None:
-            return None
-        key = self._key_by_label.get(_fold(match.group("label")))
-        if key is None:
-            return None
-        value = match.group("value").lstrip(": ").strip()
-        return key, value, match.group("colon") is not None
-
-    def extract(self, text: str) -> Fields:
-        """Return every labelled value in `text`."""
-        lines = normalise_lines(text)
-        labelled = [self._label(line) for line in lines]
-        hits: list[tuple[str, str, bool]] = []
-        i = 0
-        while i < len(lines):
-            found = labelled[i]
-            i += 1
-            if found is None:
-                continue
-            key, value, colon = found
-            if key in MULTILINE_KEYS:
-                parts = [value]
-                # A colon label's text runs until the next colon label: a customer may well begin
-                # a sentence with a word that is also a bare label ("Adresse er ...").
-                while i < len(lines) and not _FOOTER.match(lines[i]):
-                    nxt = labelled[i]
-                    if nxt is not None and (nxt[2] or not colon):
-                        break
-                    parts.append(lines[i])
-                    i += 1
-                value = re.sub(r"\n{3,}", "\n\n", "\n".join(parts)).strip()
-            else:
-                if not value:
-                    j = _next_text_line(lines, i)
-                    if j is not None and labelled[j] is None and not _FOOTER.match(lines[j]):
-                        value, i = lines[j], j + 1
-                if key == "address" and value and not has_postal_code(value):
-                    j = _next_text_line(lines, i)
-                    if j is not None and labelled[j] is None and _POSTAL_LINE.match(lines[j]):
-                        value, i = f"{value}, {lines[j]}", j + 1
-            hits.append((key, value, colon))
-        return Fields(tuple(hits))
-
-
-def _next_text_line(lines: list[str], start: int) -> int | None:
-    """Return the index of the next non-blank line, skipping at most two blank lines."""
-    for j in range(start, min(start + 3, len(lines))):
-        if lines[j]:
-            return j
-    return None
 
 
 COMMON_LABELS: dict[str, tuple[str, ...]] = {
@@ -263,17 +158,38 @@ def merge_labels(*specs: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ..
     return merged
 
 
+COMMON_HEADINGS: tuple[str, ...] = (
+    "Kontaktoplysninger", "Kontaktinformation", "Kontaktinfo", "Kontaktdetaljer", "Kontakt",
+    "Kunde", "Kunden", "Kundeoplysninger", "Kundeinformation", "Kundens oplysninger",
+    "Kundedetaljer", "Spørgsmål", "Spørgsmål og svar", "Svar på spørgsmål", "Opgave", "Opgaven",
+    "Om opgaven", "Opgaveoplysninger", "Opgavedetaljer", "Om boligen", "Boligoplysninger",
+    "Leadoplysninger", "Detaljer",
+)  # fmt: skip
+"""Section headings: a customer's free-text answer never runs past one."""
+
+# Bounds for odd mail (thousands of "x: y" lines); the whole body stays in the stored message.
+MAX_DETAILS = 50
+MAX_DETAIL_CHARS = 5_000
+
+
 @dataclass(frozen=True)
 class SourceFormat:
-    """How one platform writes its lead mail: display name, labels and a typical subject."""
+    """How one platform writes its lead mail: labels, section headings, how it signs off.
+
+    `signers` are the names the platform signs with ("Med venlig hilsen" + "Rengøring.nu" is its
+    footer, while a customer's "Mvh Æbbe" stays in their message).
+    """
 
     display_name: str
     labels: Mapping[str, Sequence[str]]
     subject: re.Pattern[str] = LEAD_SUBJECT
+    headings: Sequence[str] = COMMON_HEADINGS
+    signers: Sequence[str] = ()
     matcher: LabelMatcher = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "matcher", LabelMatcher(self.labels))
+        matcher = LabelMatcher(self.labels, headings=self.headings, signers=self.signers)
+        object.__setattr__(self, "matcher", matcher)
 
     def looks_like_lead(self, email: LeadEmail) -> bool:
         """Return True when the subject or the body has the shape of this platform's lead mail."""
@@ -299,6 +215,8 @@ class SourceFormat:
         if received is None and email.sent_at is not None:
             sent = email.sent_at
             received = (sent if sent.tzinfo else sent.replace(tzinfo=UTC)).astimezone(UTC)
+        dates = fields.values("preferred_date")
+        message = fields.first("message")
         return ParsedLead(
             source=self.display_name,
             name=_clip(fields.first("name"), 200),
@@ -313,10 +231,51 @@ class SourceFormat:
             property_type=_clip(fields.first("property_type"), 100),
             task_type=_clip(fields.first("task_type"), 100),
             contact_type=_clip(fields.first("contact_type"), 50),
-            preferred_date=first_of(fields.values("preferred_date"), parse_date),
-            message=fields.first("message"),
+            preferred_date=first_of(dates, parse_date),
+            preferred_date_text=_clip(dates[0] if dates else None, 200),
+            message=message,
+            details=details_of(fields, message),
             received_at=received,
         )
+
+
+def _has_address(value: str) -> bool:
+    return find_email(value, lambda _: False) is not None
+
+
+# Fields whose value must be read as something; a value that cannot be is kept in `details`.
+_READERS: dict[str, Callable[[str], object]] = {
+    "email": lambda v: True if _has_address(v) else None,
+    "phone": find_phone,
+    "square_meters": parse_area,
+    "rooms": parse_count,
+    "received_at": parse_local_datetime,
+    "postal_code": lambda v: _postal_code(v),
+}
+
+
+def details_of(fields: Fields, message: str | None) -> dict[str, str]:
+    """Labelled answers no field took: unknown labels, unreadable values, further free text."""
+    details: dict[str, str] = {}
+    message_seen = False
+    for hit in fields.hits:
+        if not hit.value or len(details) >= MAX_DETAILS:
+            continue
+        if hit.key == "message" and hit.value == message and not message_seen:
+            message_seen = True
+            continue
+        reader = _READERS.get(hit.key)
+        if hit.key in (DETAIL, "message") or (reader is not None and reader(hit.value) is None):
+            _put(details, hit)
+    return details
+
+
+def _put(details: dict[str, str], hit: Hit) -> None:
+    label = hit.label[:100].rstrip(" :?") or hit.key
+    key, n = label, 2
+    while key in details:
+        key, n = f"{label} ({n})", n + 1
+    details[key] = hit.value[:MAX_DETAIL_CHARS]
 
 
 def _postal_code(value: str | None) -> str | None:

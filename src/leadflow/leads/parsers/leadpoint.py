@@ -25,6 +25,7 @@ FORMAT = SourceFormat(
             "message": ("Opgavebeskrivelse", "Kundens besked"),
         },
     ),
+    signers=("Leadpoint", "Rengøring Aarhus"),
 )
 
 

@@ -120,6 +120,27 @@ def payload_bytes(part: Message) -> bytes:
     return data if isinstance(data, bytes) else b""
 
 
+_BASE64_SPACE = (" ", "\t", "\r", "\n", "=")
+
+
+def payload_size(part: Message) -> int:
+    """The decoded size of a leaf part's payload, without decoding base64 or 8-bit payloads.
+
+    Attachments are what makes mail large; decoding one only to measure it held several
+    copies of it at once (the email package splits the text into lines before decoding).
+    """
+    payload = part.get_payload()
+    if not isinstance(payload, str):
+        return len(payload_bytes(part))
+    encoding = str(part.get("content-transfer-encoding", "")).strip().lower()
+    if encoding == "base64" and payload.isascii():
+        # Every 4 alphabet characters are 3 bytes; whitespace and padding carry none.
+        return (len(payload) - sum(payload.count(c) for c in _BASE64_SPACE)) * 3 // 4
+    if encoding in ("", "7bit", "8bit", "binary"):
+        return len(payload)  # one character per byte (8-bit bytes are surrogate-escaped)
+    return len(payload_bytes(part))
+
+
 def attachments(
     parts: list[Message], body: list[tuple[Message, str]], defects: list[str], linesep: str
 ) -> tuple[Attachment, ...]:
@@ -139,8 +160,7 @@ def attachments(
         elif part.is_multipart() or maintype in ("multipart", "message"):
             continue
         elif maintype == "image" or is_attachment(part):
-            size = len(payload_bytes(part))
-            found.append(Attachment(_filename(part, defects), ctype, size))
+            found.append(Attachment(_filename(part, defects), ctype, payload_size(part)))
     return tuple(found)
 
 
