@@ -1,9 +1,9 @@
 """Adaptive pacing of Gmail quota units: an AIMD rate, even spacing, a sliding-window ledger.
 
-Gmail limits each user to 250 units per second (15,000 per minute) and does not say how it
-counts inside that span; the strictest reading is a 1 s sliding window counted when a call
-arrives, batch calls one by one. `QuotaPacer` sends so that no such window can ever exceed the
-current rate, whatever the network does:
+Gmail limits each user to 15,000 units per minute (older documents: 250 per second, moving
+average) and does not say how it counts within that; the strictest reading is a 1 s sliding
+window of 250 units counted when a call arrives, batch calls one by one. `QuotaPacer` sends
+so that no such window can ever exceed the current rate, whatever the network does:
 
 - every call's units stay in the ledger while it is in flight and for one window after its
   answer (Gmail counted them at some moment in between; we cannot know when);
@@ -61,8 +61,8 @@ class AimdRate:
         self.floor = floor
         self.decrease = decrease
         # Back from a single cut to the ceiling in twelve seconds by default: slow enough that a
-        # quota shared with another client is overrun about once every few seconds, not every
-        # second (measured against the fake: tests/test_gmail_quota.py, docs/benchmarks.md).
+        # quota shared with another client is overrun once every several seconds, not every
+        # second or two (measured against the fake; docs/benchmarks.md).
         self.increase = increase_per_second if increase_per_second is not None else ceiling / 40
         self._clock = clock
         self._base = ceiling
