@@ -24,6 +24,7 @@ from leadflow.db import create_engine, create_sessionmaker
 from leadflow.migrations import run_upgrade
 from leadflow.models import Base
 from leadflow.settings import Settings
+from tests.redis_server import RedisServer
 from tests.services import admin_postgres_url, postgres_available, redis_available, require_service
 
 pytest_plugins = ["tests.fakes.fixtures"]
@@ -92,6 +93,9 @@ def settings(database_url: str) -> Settings:
         redis_url=None,
         db_connect_timeout=3,
         db_statement_timeout=10,
+        # Tests arrange rows straight in the database, which no invalidation sees: warming at
+        # start-up would cache the empty tables first. Warming has its own tests.
+        cache_warm=False,
     )
 
 
@@ -162,3 +166,14 @@ def redis_url() -> str:
     url = os.environ.get("LEADFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     require_service("Redis", redis_available(url))
     return url
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own on a free port (stopped at the end)."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()

@@ -16,6 +16,8 @@ class LogFormat(StrEnum):
 
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/leadflow.db"
+# Key families of the cache and their default TTLs in seconds (see leadflow.cache.policy).
+DEFAULT_CACHE_TTLS = {"dashboard": 30.0, "lists": 120.0, "customer360": 60.0}
 
 
 class Settings(BaseSettings):
@@ -35,8 +37,8 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(
         None,
-        description="Redis URL for the shared cache (read once the hybrid cache lands; "
-        "nothing uses it yet).",
+        description="Redis URL for the shared cache tier (`redis://host:6379/0`). Unset = "
+        "each process caches in memory only.",
     )
     api_token: SecretStr | None = Field(
         None,
@@ -118,6 +120,116 @@ class Settings(BaseSettings):
         description="Lifetime of a sync's mailbox lease; renewed every third of it. Another "
         "process may take the mailbox over once it expires unrenewed.",
     )
+    # Monitoring (issue #12)
+    health_check_timeout: float = Field(
+        0.8,
+        gt=0,
+        le=5,
+        description="Seconds each /health/ready check may take; checks run at once, so the "
+        "answer comes within about this long even when a dependency hangs.",
+    )
+    health_sync_failing_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="/health/ready fails when Gmail syncs have been failing for longer than "
+        "this (it warns once the last success is older than 3 sync intervals).",
+    )
+    health_disk_warn_bytes: int = Field(
+        1_073_741_824,
+        ge=0,
+        description="/health/ready warns when the SQLite file's disk has less free space.",
+    )
+    health_disk_fail_bytes: int = Field(
+        104_857_600,
+        ge=0,
+        description="/health/ready fails when the SQLite file's disk has less free space.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token for GET /metrics; unset = /metrics is open (keep it private).",
+    )
+    metrics_dir: Path | None = Field(
+        None,
+        description="Directory for prometheus-client's multiprocess files, shared by all "
+        "processes that report metrics (serve workers, `leadflow worker`); "
+        "`serve --workers N` uses a fresh temporary one when unset.",
+    )
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="Token UptimeRobot's web-hook must send (`?token=` or `X-Webhook-Token`); "
+        "unset = POST /webhooks/uptimerobot refuses every call.",
+    )
+    uptimerobot_api_url: str = Field(
+        "https://api.uptimerobot.com/v2", description="UptimeRobot API v2 base URL."
+    )
+    uptimerobot_api_key: SecretStr | None = Field(
+        None, description="UptimeRobot main API key (for `leadflow monitoring setup|status`)."
+    )
+    uptimerobot_interval: int = Field(
+        300,
+        ge=60,
+        description="Seconds between UptimeRobot checks (300 on the free plan, 60 minimum).",
+    )
+    # Hybrid cache (issue #11): Redis first, memory when Redis fails.
+    cache_enabled: bool = Field(
+        True,
+        description="Serve the cached read endpoints from the cache (false: every response is "
+        "computed; invalidation and /api/cache/stats keep working).",
+    )
+    cache_memory_max_items: int = Field(
+        10_000, ge=1, le=10_000_000, description="Most entries the in-memory tier holds (LRU)."
+    )
+    cache_ttl_seconds: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_CACHE_TTLS),
+        description="JSON object: seconds a cached value lives, per key family (`dashboard`, "
+        "`lists`, `customer360`); families left out keep their default.",
+    )
+    cache_redis_timeout: float = Field(
+        0.2,
+        ge=0.01,
+        le=5.0,
+        description="Seconds to connect to Redis and to wait for an answer; slower operations "
+        "are served from memory.",
+    )
+    cache_redis_max_connections: int = Field(
+        32, ge=2, le=1_000, description="Redis connections per process (one pool each)."
+    )
+    cache_breaker_failures: int = Field(
+        3,
+        ge=1,
+        le=100,
+        description="Consecutive Redis failures that open the circuit (memory only until a "
+        "probe succeeds).",
+    )
+    cache_probe_interval_seconds: float = Field(
+        2.0, gt=0, le=60, description="Seconds between probes of Redis while the circuit is open."
+    )
+    cache_fallback_ttl_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Longest a memory entry is trusted while Redis is unavailable, and after it "
+        "returns for entries written during the outage.",
+    )
+    cache_redis_lock: bool = Field(
+        True,
+        description="On a miss, let one process compute the value while others wait for it "
+        "(short Redis lock).",
+    )
+    cache_lock_ttl_seconds: float = Field(
+        3.0, gt=0, le=60, description="Longest a process waits for another's value on a miss."
+    )
+    cache_namespace: str = Field(
+        "leadflow",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Prefix of every Redis key and channel the cache uses.",
+    )
+    cache_warm: bool = Field(
+        True,
+        description="Load the dashboard stats and the first list pages at start-up and after "
+        "each sync that changed data.",
+    )
     # Lead sources (issue #4): a new platform is one entry here plus one parser module.
     lead_senders: dict[str, list[str]] = Field(
         default_factory=lambda: {
@@ -143,6 +255,27 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"unknown log level {value!r}")
         return level
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value.strip()
+
+    @field_validator("cache_ttl_seconds")
+    @classmethod
+    def _check_cache_ttls(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(DEFAULT_CACHE_TTLS))
+        if unknown:
+            known = ", ".join(DEFAULT_CACHE_TTLS)
+            raise ValueError(f"unknown cache key family {unknown[0]!r} (known: {known})")
+        bad = sorted(name for name, ttl in value.items() if not ttl > 0)
+        if bad:
+            raise ValueError(f"cache TTL of {bad[0]!r} must be a positive number of seconds")
+        return {**DEFAULT_CACHE_TTLS, **value}
 
     @field_validator("timezone")
     @classmethod

@@ -19,6 +19,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from leadflow.cache.hybrid import Cache
 from leadflow.errors import Unauthorized
 from leadflow.settings import Settings
 
@@ -58,6 +59,12 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+async def get_cache(request: Request) -> Cache:
+    """The process's cache (built in the app lifespan); async, so no thread hop per request."""
+    cache: Cache = request.app.state.cache
+    return cache
+
+
 _bearer = HTTPBearer(auto_error=False)
 
 
@@ -77,3 +84,4 @@ async def require_token(
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+CacheDep = Annotated[Cache, Depends(get_cache)]

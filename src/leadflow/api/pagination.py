@@ -11,15 +11,23 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 MAX_LIMIT = 200
+DEFAULT_LIMIT = 50
 
 
 class PageParams(BaseModel):
     limit: int
     offset: int
 
+    @property
+    def is_first_default(self) -> bool:
+        """The first page at the default size (the page the cache keeps for each list)."""
+        return self.offset == 0 and self.limit == DEFAULT_LIMIT
+
 
 def page_params(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (max 200).")] = 50,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description="Items per page (max 200).")
+    ] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Query, Request, status
+from fastapi import Query, Request, Response, status
 from pydantic import AwareDatetime
 
-from leadflow.api.deps import SessionDep
+from leadflow.api.deps import CacheDep, SessionDep
 from leadflow.api.pagination import Page, PageDep, PageParams, build_page, fetch_page
 from leadflow.api.routing import make_router
 from leadflow.bookings import service
 from leadflow.bookings.schemas import BookingCreate, BookingOut, BookingUpdate
+from leadflow.cache import views
 from leadflow.customers import service as customer_service
 from leadflow.errors import Unprocessable
 from leadflow.models import BookingStatus
@@ -65,18 +66,22 @@ async def _page(
     return build_page(BookingOut, request, rows, total, page)
 
 
-@router.get("", response_model=Page[BookingOut])
+@router.get("", response_model=Page[BookingOut], responses=views.CACHED_RESPONSE_DOC)
 async def list_bookings(
     request: Request,
     session: SessionDep,
+    cache: CacheDep,
     page: PageDep,
     start: FromQuery = None,
     end: ToQuery = None,
     customer_id: int | None = None,
     status: StatusQuery = None,
     team: TeamQuery = None,
-) -> Page[BookingOut]:
-    """Bookings overlapping [from, to), by start time."""
+) -> Page[BookingOut] | Response:
+    """Bookings overlapping [from, to), by start time; the first page without filters is cached."""
+    unfiltered = start is None and end is None and customer_id is None
+    if page.is_first_default and unfiltered and not status and team is None:
+        return await views.serve_view(request, cache, views.first_page("bookings"))
     return await _page(
         request,
         session,

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from leadflow.cli.config import console, load_settings
+from leadflow.cli.monitoring import check_frontend_command, monitoring_app
 from leadflow.cli.sync import sync_command, worker_command
 from leadflow.settings import Settings
 
@@ -21,12 +22,14 @@ app = typer.Typer(
 )
 app.command("sync")(sync_command)
 app.command("worker")(worker_command)
+app.command("check-frontend")(check_frontend_command)
 db_app = typer.Typer(help="Database schema and maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 gmail_app = typer.Typer(help="Gmail access.", no_args_is_help=True)
 app.add_typer(gmail_app, name="gmail")
 leads_app = typer.Typer(help="Leads.", no_args_is_help=True)
 app.add_typer(leads_app, name="leads")
+app.add_typer(monitoring_app, name="monitoring")
 
 
 @db_app.command("upgrade")
@@ -148,21 +151,20 @@ def serve(
 def _run_server(
     settings: Settings, *, host: str, port: int, workers: int, background_sync: bool = True
 ) -> None:
+    from leadflow.monitoring.metrics.multiproc import use_metrics_dir
+
+    # Before anything imports prometheus_client (uvicorn's workers inherit the variable).
+    use_metrics_dir(settings, workers=workers)
     import uvicorn
 
     from leadflow.logs import configure_logging
 
     configure_logging(settings)
     if workers > 1:
+        from leadflow.cli.workers import run_workers
+
         # Each worker process builds its app from the environment, so pass settings through it.
-        uvicorn.run(
-            "leadflow.api.app:create_served_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_config=None,
-        )
+        run_workers("leadflow.api.app:create_served_app", host=host, port=port, workers=workers)
         return
     from leadflow.api.app import create_app
 

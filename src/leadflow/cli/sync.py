@@ -121,7 +121,7 @@ def sync_command(
     ] = False,
 ) -> None:
     """Sync the Gmail mailbox once (incremental, or --full), or import an mbox file (--mbox)."""
-    from leadflow.logs import configure_logging
+    from leadflow.logs import configure_logging, request_context
 
     settings = load_settings()
     configure_logging(settings)
@@ -129,13 +129,15 @@ def sync_command(
     if full and mbox is not None:
         console.print("[red]--full and --mbox cannot be combined[/red]")
         raise typer.Exit(EXIT_CONFIG)
-    code = asyncio.run(_sync(settings, full=full, email=mailbox, mbox=mbox, wait=wait))
+    with request_context():  # one id for the run: its log lines and Gmail calls carry it
+        code = asyncio.run(_sync(settings, full=full, email=mailbox, mbox=mbox, wait=wait))
     raise typer.Exit(code)
 
 
 async def _sync(
     settings: Settings, *, full: bool, email: str | None, mbox: Path | None, wait: bool
 ) -> int:
+    from leadflow.cache.invalidation import cli_sync_observer
     from leadflow.db import create_engine, create_sessionmaker
     from leadflow.sync.job import SyncResult, sync_mailbox
     from leadflow.sync.lease import LeaseHeld
@@ -158,9 +160,17 @@ async def _sync(
     else:
         progress = LogProgress()
     try:
-        result: SyncResult = await sync_mailbox(
-            sessionmaker, settings, email=email, full=full, mbox=mbox, wait=wait, progress=progress
-        )
+        async with cli_sync_observer(settings, sessionmaker, role="sync") as observer:
+            result: SyncResult = await sync_mailbox(
+                sessionmaker,
+                settings,
+                email=email,
+                full=full,
+                mbox=mbox,
+                wait=wait,
+                progress=progress,
+                observer=observer,
+            )
     except (GmailNotConfigured, MailboxNotConfigured, MailboxKindConflict) as exc:
         console.print(f"[red]sync not started:[/red] {exc}")
         return EXIT_CONFIG
@@ -193,9 +203,12 @@ async def _sync(
 def worker_command() -> None:
     """Run only the background sync loop (incremental every LEADFLOW_SYNC_INTERVAL_SECONDS)."""
     from leadflow.logs import configure_logging
-    from leadflow.sync.scheduler import gmail_configured
+    from leadflow.monitoring.metrics.multiproc import use_metrics_dir
 
     settings = load_settings()
+    use_metrics_dir(settings)  # Gmail metrics reach serve's /metrics via LEADFLOW_METRICS_DIR
+    from leadflow.sync.scheduler import gmail_configured
+
     configure_logging(settings)
     _quiet_http_logs(settings)
     if not gmail_configured(settings):
@@ -208,6 +221,7 @@ def worker_command() -> None:
 
 
 async def _work(settings: Settings) -> None:
+    from leadflow.cache.invalidation import cli_sync_observer
     from leadflow.db import create_engine, create_sessionmaker
     from leadflow.sync.scheduler import run_sync_loop
 
@@ -216,9 +230,11 @@ async def _work(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     engine = create_engine(settings, application_name="leadflow-worker")
+    sessionmaker = create_sessionmaker(engine)
     try:
         log.info("sync worker started: every %.0f s", settings.sync_interval_seconds)
-        await run_sync_loop(settings, create_sessionmaker(engine), stop=stop)
+        async with cli_sync_observer(settings, sessionmaker, role="worker") as observer:
+            await run_sync_loop(settings, sessionmaker, stop=stop, observer=observer)
     finally:
         await engine.dispose()
         log.info("sync worker stopped")

@@ -6,19 +6,22 @@ from typing import Annotated
 
 from fastapi import Query, Request, Response, status
 
-from leadflow.api.deps import SessionDep
+from leadflow.api.deps import CacheDep, SessionDep
 from leadflow.api.pagination import Page, PageDep, build_page, fetch_page
 from leadflow.api.routing import make_router
+from leadflow.cache import views
 from leadflow.customers import service
+from leadflow.customers.overview import CustomerOverview
 from leadflow.customers.schemas import CustomerCreate, CustomerOut, CustomerSort, CustomerUpdate
 
 router = make_router(prefix="/customers", tags=["customers"])
 
 
-@router.get("", response_model=Page[CustomerOut])
+@router.get("", response_model=Page[CustomerOut], responses=views.CACHED_RESPONSE_DOC)
 async def list_customers(
     request: Request,
     session: SessionDep,
+    cache: CacheDep,
     page: PageDep,
     q: Annotated[
         str | None,
@@ -34,7 +37,10 @@ async def list_customers(
             "never contacted) come last in either direction."
         ),
     ] = CustomerSort.NAME,
-) -> Page[CustomerOut]:
+) -> Page[CustomerOut] | Response:
+    """Customers; the first page with no search and the default sort is cached."""
+    if page.is_first_default and q is None and sort is CustomerSort.NAME:
+        return await views.serve_view(request, cache, views.first_page("customers"))
     rows, total = await fetch_page(session, service.list_query(search=q, sort=sort), page)
     return build_page(CustomerOut, request, rows, total, page)
 
@@ -44,6 +50,17 @@ async def create_customer(session: SessionDep, body: CustomerCreate) -> Customer
     customer = await service.create(session, data=body)
     await session.refresh(customer)
     return CustomerOut.model_validate(customer)
+
+
+@router.get(
+    "/{customer_id}/overview",
+    response_model=CustomerOverview,
+    responses=views.CACHED_RESPONSE_DOC,
+)
+async def customer_overview(request: Request, cache: CacheDep, customer_id: int) -> Response:
+    """The customer 360 view: the customer, latest threads and leads, upcoming and recent
+    bookings (cached; see `X-Cache`)."""
+    return await views.serve_view(request, cache, views.customer_360(customer_id))
 
 
 @router.get("/{customer_id}", response_model=CustomerOut)

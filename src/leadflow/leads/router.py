@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query, Request, status
+from fastapi import Query, Request, Response, status
 from pydantic import AwareDatetime
 
-from leadflow.api.deps import SessionDep
+from leadflow.api.deps import CacheDep, SessionDep
 from leadflow.api.pagination import Page, PageDep, build_page, fetch_page
 from leadflow.api.routing import make_router
+from leadflow.cache import views
 from leadflow.customers import service as customer_service
 from leadflow.leads import service
 from leadflow.leads.schemas import LeadCreate, LeadOut, LeadUpdate
@@ -19,10 +20,11 @@ router = make_router(prefix="/leads", tags=["leads"])
 customer_leads_router = make_router(prefix="/customers", tags=["customers"])
 
 
-@router.get("", response_model=Page[LeadOut])
+@router.get("", response_model=Page[LeadOut], responses=views.CACHED_RESPONSE_DOC)
 async def list_leads(
     request: Request,
     session: SessionDep,
+    cache: CacheDep,
     page: PageDep,
     lead_status: Annotated[
         list[LeadStatus] | None,
@@ -36,7 +38,11 @@ async def list_leads(
         AwareDatetime | None, Query(description="Received before (ISO 8601 with offset).")
     ] = None,
     needs_review: bool | None = None,
-) -> Page[LeadOut]:
+) -> Page[LeadOut] | Response:
+    """Leads, newest received first; the first page without filters is cached."""
+    unfiltered = not lead_status and source is None and needs_review is None
+    if page.is_first_default and unfiltered and received_from is None and received_to is None:
+        return await views.serve_view(request, cache, views.first_page("leads"))
     stmt = service.list_query(
         statuses=lead_status or (),
         source=source,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from fastapi import Request, Response
 
-from leadflow.api.deps import SessionDep
+from leadflow.api.deps import CacheDep, SessionDep
 from leadflow.api.pagination import Page, PageDep, build_page, fetch_page
 from leadflow.api.routing import make_router
+from leadflow.cache import views
 from leadflow.customers import service as customer_service
 from leadflow.mail import service as thread_service
 from leadflow.mail.schemas import MessageOut, ThreadDetail, ThreadLink, ThreadOut
@@ -15,14 +16,18 @@ router = make_router(prefix="/threads", tags=["threads"])
 customer_threads_router = make_router(prefix="/customers", tags=["customers"])
 
 
-@router.get("", response_model=Page[ThreadOut])
+@router.get("", response_model=Page[ThreadOut], responses=views.CACHED_RESPONSE_DOC)
 async def list_threads(
     request: Request,
     session: SessionDep,
+    cache: CacheDep,
     page: PageDep,
     matched: bool | None = None,
     customer_id: int | None = None,
-) -> Page[ThreadOut]:
+) -> Page[ThreadOut] | Response:
+    """Threads, latest activity first; the first page without filters is cached."""
+    if page.is_first_default and matched is None and customer_id is None:
+        return await views.serve_view(request, cache, views.first_page("threads"))
     stmt = thread_service.list_query(matched=matched, customer_id=customer_id)
     rows, total = await fetch_page(session, stmt, page)
     return build_page(ThreadOut, request, rows, total, page)

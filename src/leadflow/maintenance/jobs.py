@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from leadflow.cache.invalidation import MATCH_TAGS, RESCAN_TAGS, invalidate_from_cli
 from leadflow.db import create_engine, create_sessionmaker, transaction
 from leadflow.leads.rescan import RescanReport, rescan_leads
 from leadflow.matching.schemas import MatchReport
@@ -16,9 +17,11 @@ async def run_matching(settings: Settings, *, all_threads: bool) -> MatchReport:
     engine = create_engine(settings, application_name="leadflow-match")
     try:
         async with transaction(create_sessionmaker(engine)) as session:
-            return await match_threads(session, settings=settings, only_unmatched=not all_threads)
+            report = await match_threads(session, settings=settings, only_unmatched=not all_threads)
     finally:
         await engine.dispose()
+    await invalidate_from_cli(settings, MATCH_TAGS, role="match")
+    return report
 
 
 MAX_LISTED_CHANGES = 50
@@ -53,6 +56,8 @@ async def run_lead_rescan(settings: Settings) -> RescanReport:
     """Create leads stored mail lacks and repair stored ones (batches commit one by one)."""
     engine = create_engine(settings, application_name="leadflow-leads")
     try:
-        return await rescan_leads(create_sessionmaker(engine), settings)
+        report = await rescan_leads(create_sessionmaker(engine), settings)
     finally:
         await engine.dispose()
+    await invalidate_from_cli(settings, RESCAN_TAGS, role="leads-rescan")
+    return report

@@ -11,7 +11,9 @@ from leadflow.models.enums import (
     IngestStatus,
     LeadStatus,
     MailProvider,
+    MonitorState,
 )
+from leadflow.models.monitoring import UptimeEvent, UptimeIncident, UptimeMonitor
 from leadflow.models.tables import (
     Booking,
     Customer,
@@ -42,6 +44,10 @@ __all__ = [
     "LeadStatus",
     "MailProvider",
     "Mailbox",
+    "MonitorState",
     "UTCDateTime",
+    "UptimeEvent",
+    "UptimeIncident",
+    "UptimeMonitor",
     "utcnow",
 ]

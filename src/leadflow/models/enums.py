@@ -53,3 +53,9 @@ class BookingStatus(StrEnum):
 
 
 ACTIVE_BOOKING_STATUSES = (BookingStatus.SCHEDULED, BookingStatus.CONFIRMED)
+
+
+class MonitorState(StrEnum):
+    UP = "up"
+    DOWN = "down"
+    UNKNOWN = "unknown"

@@ -16,12 +16,15 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadflow.db import transaction
 from leadflow.models import IngestMode, IngestStatus, Mailbox, utcnow
+from leadflow.monitoring.metrics.gmail import instrument_gmail_http, record_gmail_counters
+from leadflow.monitoring.outgoing import tag_outgoing
 from leadflow.settings import Settings
 from leadflow.sync.fetch import DEFAULT_FETCH_BYTES
 from leadflow.sync.full import run_full
@@ -47,16 +50,27 @@ log = logging.getLogger(__name__)
 GmailClientFactory = Callable[[Settings], AbstractAsyncContextManager[GmailClient]]
 
 
+class SyncObserver(Protocol):
+    """Told what a sync committed (the cache invalidates and warms through it); must not raise."""
+
+    async def data_changed(self) -> None:
+        """A batch that stored or changed mail was committed."""
+
+    async def run_finished(self, *, changed: bool) -> None:
+        """The run ended (any outcome); `changed`: it stored or changed mail."""
+
+
 @asynccontextmanager
 async def open_gmail_client(settings: Settings) -> AsyncIterator[GmailClient]:
     """A GmailClient built from Settings, with its HTTP pool closed afterwards."""
     if settings.gmail_credentials is None:
         raise GmailNotConfigured
     async with create_http_client(concurrency=settings.gmail_concurrency) as http:
+        instrument_gmail_http(tag_outgoing(http))
         credentials = load_credentials(
             settings.gmail_credentials, user=settings.gmail_user, http=http
         )
-        yield GmailClient(
+        client = GmailClient(
             base_url=settings.gmail_api_url,
             user=settings.gmail_user,
             http=http,
@@ -67,6 +81,10 @@ async def open_gmail_client(settings: Settings) -> AsyncIterator[GmailClient]:
             concurrency=settings.gmail_concurrency,
             batch_size=settings.gmail_batch_size,
         )
+        try:
+            yield client
+        finally:
+            record_gmail_counters(client.stats)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +124,7 @@ class SyncJob:
     client_factory: GmailClientFactory = open_gmail_client
     fetch_chunk: int = 100
     fetch_bytes: int = DEFAULT_FETCH_BYTES
+    observer: SyncObserver | None = None
     _client: GmailClient | None = None
 
     @property
@@ -125,6 +144,7 @@ class SyncJob:
             ),
             batch_size=self.settings.sync_batch_size,
             client_stats=self._client_stats if self._client is not None else None,
+            after_commit=self.observer.data_changed if self.observer is not None else None,
         )
 
     async def stored_ids(self, ids: Sequence[str]) -> set[str]:
@@ -143,6 +163,8 @@ class SyncJob:
             )
             self.run.updated += changed.relabelled + changed.removed
             await self.run.save(session)
+        if (changed.relabelled or changed.removed) and self.observer is not None:
+            await self.observer.data_changed()
 
     async def mark_succeeded(self, session: AsyncSession, *, cursor: str | None) -> None:
         """Record success on the mailbox row (and move the cursor) in the caller's transaction.
@@ -187,6 +209,8 @@ class SyncJob:
         finally:
             with contextlib.suppress(Exception):
                 await self.lease.release()
+        if self.observer is not None:
+            await self.observer.run_finished(changed=self.run.new + self.run.updated > 0)
         return SyncResult(
             run_id=self.run.run_id,
             mailbox=self.mailbox.email,
@@ -314,6 +338,7 @@ async def start_sync(
     client_factory: GmailClientFactory | None = None,
     lease_ttl: timedelta | None = None,
     poll_seconds: float = DEFAULT_POLL_SECONDS,
+    observer: SyncObserver | None = None,
 ) -> SyncJob:
     """Take the mailbox's lease and open a run row.
 
@@ -375,6 +400,7 @@ async def start_sync(
         client_factory=client_factory or open_gmail_client,
         # Fetch no more ahead than one batch holds, so a failure loses at most a batch of work.
         fetch_chunk=min(settings.sync_batch_size, 100),
+        observer=observer,
         fetch_bytes=settings.sync_fetch_bytes,
     )
 
@@ -392,6 +418,7 @@ async def sync_mailbox(
     client_factory: GmailClientFactory | None = None,
     lease_ttl: timedelta | None = None,
     poll_seconds: float = DEFAULT_POLL_SECONDS,
+    observer: SyncObserver | None = None,
 ) -> SyncResult:
     """Start and run one sync (see `start_sync`)."""
     job = await start_sync(
@@ -406,6 +433,7 @@ async def sync_mailbox(
         client_factory=client_factory,
         lease_ttl=lease_ttl,
         poll_seconds=poll_seconds,
+        observer=observer,
     )
     return await job.execute()
 
@@ -419,6 +447,7 @@ async def import_mbox(
     processors: Sequence[MessageProcessor] | None = None,
     progress: Progress | None = None,
     wait: bool = True,
+    observer: SyncObserver | None = None,
 ) -> SyncResult:
     """Import an mbox file through the pipeline (what `leadflow sync --mbox` and the demo run)."""
     return await sync_mailbox(
@@ -429,4 +458,5 @@ async def import_mbox(
         wait=wait,
         processors=processors,
         progress=progress,
+        observer=observer,
     )

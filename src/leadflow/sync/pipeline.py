@@ -132,6 +132,8 @@ class Pipeline:
     # batch is also committed once its text reaches this many characters.
     batch_chars: int = 16 * 1024 * 1024
     client_stats: Callable[[], tuple[int, int]] | None = None
+    # Called after a batch that stored or changed messages is committed (cache invalidation).
+    after_commit: Callable[[], Awaitable[None]] | None = None
     _pending: list[ParsedMessage] = field(default_factory=list)
     _pending_chars: int = 0
 
@@ -176,6 +178,9 @@ class Pipeline:
             # Nothing of this batch was committed: the counters must not claim it was.
             self.run.new, self.run.updated = before_new, before_updated
             raise
+        changed = self.run.new > before_new or self.run.updated > before_updated
+        if changed and self.after_commit is not None:
+            await self.after_commit()
 
     async def _process(self, session: AsyncSession, stored: Sequence[StoredMessage]) -> None:
         for processor in self.processors:

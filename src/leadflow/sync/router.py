@@ -112,7 +112,12 @@ async def start_sync_run(request: Request, body: SyncRequest | None = None) -> S
     # previous run finish can start the next one at once.
     try:
         job = await start_sync(
-            sessionmaker, settings, email=email, full=body.full, client_factory=factory
+            sessionmaker,
+            settings,
+            email=email,
+            full=body.full,
+            client_factory=factory,
+            observer=getattr(app.state, "sync_observer", None),
         )
     except GmailNotConfigured as exc:
         raise ServiceUnavailable(str(exc)) from None

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from leadflow.logs import request_context
 from leadflow.settings import Settings
-from leadflow.sync.job import GmailClientFactory, sync_mailbox
+from leadflow.sync.job import GmailClientFactory, SyncObserver, sync_mailbox
 from leadflow.sync.lease import LeaseHeld
 from leadflow.sync.mailboxes import MailboxKindConflict, MailboxNotConfigured
 from leadflow.sync.pipeline import MessageProcessor
@@ -31,6 +32,7 @@ async def run_sync_loop(
     stop: asyncio.Event,
     client_factory: GmailClientFactory | None = None,
     processors: Sequence[MessageProcessor] | None = None,
+    observer: SyncObserver | None = None,
 ) -> None:
     """Sync the Gmail mailbox every `sync_interval_seconds` until `stop` is set.
 
@@ -45,9 +47,14 @@ async def run_sync_loop(
     failures = 0
     while not stop.is_set():
         try:
-            result = await sync_mailbox(
-                sessionmaker, settings, client_factory=client_factory, processors=processors
-            )
+            with request_context():  # one id per run: its log lines and Gmail calls carry it
+                result = await sync_mailbox(
+                    sessionmaker,
+                    settings,
+                    client_factory=client_factory,
+                    processors=processors,
+                    observer=observer,
+                )
         except LeaseHeld as exc:
             log.info("%s", exc)
             failures = 0

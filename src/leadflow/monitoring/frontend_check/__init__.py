@@ -1,0 +1,1 @@
+"""`leadflow check-frontend`: call every endpoint the dashboard and API clients use, check it."""

@@ -1,0 +1,157 @@
+"""Call the endpoints on a live server and judge each answer.
+
+An answer passes when its status is 200, its content type is the one the OpenAPI document
+names, its JSON validates against the documented schema, and it came within the latency
+limit. Routes outside the schema (health, metrics, docs) are checked for status only; one that
+answers 401 is protected by a token of its own and is skipped. One extra call without the
+token checks that /api refuses it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from jsonschema import Draft202012Validator
+
+from leadflow.monitoring.frontend_check.routes import Endpoint, collection_for
+
+OK, FAIL, SKIP = "ok", "FAIL", "skip"
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    path: str
+    outcome: str
+    status: int | None = None
+    millis: float | None = None
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_latency_ms: float = 1000.0
+
+
+def _first_id(body: Any) -> Any:
+    items = body.get("items") if isinstance(body, dict) else body
+    if isinstance(items, list) and items and isinstance(items[0], dict):
+        return items[0].get("id")
+    return None
+
+
+class Checker:
+    def __init__(
+        self, http: httpx.AsyncClient, openapi: dict[str, Any], limits: Limits | None = None
+    ) -> None:
+        self.http = http
+        self.openapi = openapi
+        self.limits = limits or Limits()
+        self._ids: dict[str, Any] = {}
+
+    def _problems(self, endpoint: Endpoint, response: httpx.Response, millis: float) -> list[str]:
+        problems = []
+        if response.status_code != 200:
+            problems.append(f"status {response.status_code}, expected 200")
+        content_type = response.headers.get("content-type", "").split(";")[0].strip()
+        if endpoint.content_type and content_type != endpoint.content_type:
+            problems.append(
+                f"content type {content_type or 'none'}, expected {endpoint.content_type}"
+            )
+        elif endpoint.response_schema is not None and not problems:
+            problems += self._schema_problems(endpoint.response_schema, response)
+        if millis > self.limits.max_latency_ms:
+            problems.append(f"took {millis:.0f} ms (limit {self.limits.max_latency_ms:.0f})")
+        return problems
+
+    def _schema_problems(self, schema: dict[str, Any], response: httpx.Response) -> list[str]:
+        try:
+            body = response.json()
+        except ValueError:
+            return ["the body is not JSON"]
+        root = {**schema, "components": self.openapi.get("components", {})}
+        errors = sorted(Draft202012Validator(root).iter_errors(body), key=lambda e: list(e.path))
+        return [
+            f"schema: {'/'.join(str(p) for p in error.path) or '(root)'}: {error.message[:120]}"
+            for error in errors[:3]
+        ]
+
+    async def _resolve(self, endpoint: Endpoint) -> tuple[str | None, str]:
+        path = endpoint.path
+        for param in endpoint.params:
+            collection = collection_for(endpoint.path, param)
+            if collection not in self._ids:
+                try:
+                    listing = await self.http.get(collection)
+                    self._ids[collection] = (
+                        _first_id(listing.json()) if listing.is_success else None
+                    )
+                except (httpx.HTTPError, ValueError):
+                    self._ids[collection] = None
+            found = self._ids[collection]
+            if found is None:
+                return None, f"no id for {{{param}}}: {collection} listed nothing"
+            path = path.replace("{" + param + "}", str(found), 1)
+            path = path.replace("{" + param + ":path}", str(found), 1)
+        return path, ""
+
+    async def check(self, endpoint: Endpoint) -> Row:
+        if endpoint.writes:
+            return Row(endpoint.method, endpoint.path, SKIP, problem="writes: not called")
+        if endpoint.required_query:
+            needed = ", ".join(endpoint.required_query)
+            return Row(endpoint.method, endpoint.path, SKIP, problem=f"needs query {needed}")
+        path, why = await self._resolve(endpoint)
+        if path is None:
+            return Row(endpoint.method, endpoint.path, SKIP, problem=why)
+        started = time.perf_counter()
+        try:
+            response = await self.http.request(endpoint.method, path)
+        except httpx.HTTPError as exc:
+            return Row(endpoint.method, path, FAIL, problem=f"no answer: {type(exc).__name__}")
+        millis = (time.perf_counter() - started) * 1000
+        if not endpoint.in_schema and response.status_code == 401:
+            return Row(endpoint.method, path, SKIP, 401, millis, "protected by its own token")
+        problems = self._problems(endpoint, response, millis)
+        outcome = FAIL if problems else OK
+        return Row(
+            endpoint.method, path, outcome, response.status_code, millis, "; ".join(problems)
+        )
+
+    async def check_auth(self, endpoints: list[Endpoint]) -> Row | None:
+        """GET the first plain /api list without the token: it must answer 401."""
+        target = next(
+            (e for e in endpoints if e.path.startswith("/api/") and not e.writes and not e.params),
+            None,
+        )
+        if target is None:
+            return None
+        started = time.perf_counter()
+        try:
+            response = await self.http.get(target.path, headers={"Authorization": ""})
+        except httpx.HTTPError as exc:
+            return Row("GET", target.path, FAIL, problem=f"no answer: {type(exc).__name__}")
+        millis = (time.perf_counter() - started) * 1000
+        ok = response.status_code == 401
+        problem = "" if ok else f"answered {response.status_code} without a token (expected 401)"
+        return Row(
+            "GET",
+            f"{target.path} (no token)",
+            OK if ok else FAIL,
+            response.status_code,
+            millis,
+            problem,
+        )
+
+
+async def run_check(
+    http: httpx.AsyncClient, openapi: dict[str, Any], endpoints: list[Endpoint], limits: Limits
+) -> list[Row]:
+    """Check every endpoint in order (lists before their items), then the auth probe."""
+    checker = Checker(http, openapi, limits)
+    rows = [await checker.check(endpoint) for endpoint in endpoints]
+    auth = await checker.check_auth(endpoints)
+    return [*rows, auth] if auth else rows

@@ -1,0 +1,1 @@
+"""Health endpoints: /health/live (the process answers) and /health/ready (dependencies)."""

@@ -1,0 +1,1 @@
+"""Prometheus metrics: process instruments, the database-derived families, and /metrics."""

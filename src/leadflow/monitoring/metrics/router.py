@@ -1,0 +1,83 @@
+"""GET /metrics in Prometheus text format, behind LEADFLOW_METRICS_TOKEN when it is set."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Iterable, Iterator
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
+from prometheus_client.core import Metric
+
+from leadflow.errors import Unauthorized
+from leadflow.monitoring.metrics.database import (
+    DatabaseCollector,
+    DatabaseFigures,
+    read_database_figures,
+)
+from leadflow.monitoring.metrics.instruments import get_metrics, multiprocess_dir
+from leadflow.monitoring.metrics.sampler import Sampler
+
+log = logging.getLogger(__name__)
+
+DATABASE_TIMEOUT = 2.0
+
+router = APIRouter(include_in_schema=False)
+
+
+class _Collectors:
+    """The minimal registry `generate_latest` needs: something with `collect()`."""
+
+    def __init__(self, sources: Iterable[CollectorRegistry | DatabaseCollector]) -> None:
+        self.sources = list(sources)
+
+    def collect(self) -> Iterator[Metric]:
+        for source in self.sources:
+            yield from source.collect()
+
+
+def _check_token(request: Request) -> None:
+    expected = request.app.state.settings.metrics_token
+    if expected is None:
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        raise Unauthorized("missing bearer token: send 'Authorization: Bearer <metrics token>'")
+    if not secrets.compare_digest(given.strip().encode(), expected.get_secret_value().encode()):
+        raise Unauthorized("invalid metrics token")
+
+
+async def _database_figures(request: Request) -> DatabaseFigures:
+    try:
+        return await asyncio.wait_for(
+            read_database_figures(request.app.state.engine), timeout=DATABASE_TIMEOUT
+        )
+    except Exception as exc:
+        log.warning("metrics: database figures unavailable (%s)", type(exc).__name__)
+        return DatabaseFigures(up=False)
+
+
+def render(figures: DatabaseFigures) -> bytes:
+    """The exposition text: this process's (or all processes') instruments plus `figures`."""
+    directory = multiprocess_dir()
+    if directory is not None:
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+        return generate_latest(_Collectors([registry, DatabaseCollector(figures)]))
+    own = get_metrics().registry
+    assert own is not None
+    return generate_latest(_Collectors([own, DatabaseCollector(figures)]))
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    _check_token(request)
+    sampler: Sampler = request.app.state.metrics_sampler
+    await sampler.sample(request.app.state)
+    figures = await _database_figures(request)
+    return Response(render(figures), media_type=CONTENT_TYPE_PLAIN_0_0_4)

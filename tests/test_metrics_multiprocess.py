@@ -1,0 +1,105 @@
+"""`leadflow serve --workers 2`: every worker's /metrics answers with the figures of both."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from leadflow.maintenance.schema import upgrade_database
+from leadflow.settings import Settings
+from tests.monitoring.promtool import check_metrics
+from tests.monitoring.scrape import parse, value
+
+TOKEN = "multiprocess-token-1"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    database = f"sqlite:///{tmp_path / 'mp.db'}"
+    asyncio.run(upgrade_database(Settings(_env_file=None, database_url=database)))  # type: ignore[call-arg]
+    metrics_dir = tmp_path / "metrics"
+    port = _free_port()
+    env = {
+        **os.environ,
+        "LEADFLOW_DATABASE_URL": database,
+        "LEADFLOW_API_TOKEN": TOKEN,
+        "LEADFLOW_METRICS_DIR": str(metrics_dir),
+        "LEADFLOW_LOG_LEVEL": "WARNING",
+    }
+    env.pop("LEADFLOW_GMAIL_CREDENTIALS", None)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    process = subprocess.Popen(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "leadflow.cli.main", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health/live", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"serve did not start: {process.stderr.read()!r}")  # type: ignore[union-attr]
+            time.sleep(0.2)
+        yield base, metrics_dir
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+@pytest.mark.slow
+def test_two_workers_report_one_sum(served: tuple[str, Path]) -> None:
+    base, metrics_dir = served
+    sent = 200
+    for _ in range(sent):  # a new connection each time, so both workers get some
+        with httpx.Client(base_url=base, limits=httpx.Limits(max_keepalive_connections=0)) as c:
+            assert c.get("/health/live").status_code == 200
+    pids = {
+        match.group(1)
+        for path in metrics_dir.glob("counter_*.db")
+        if (match := re.search(r"_(\d+)\.db$", path.name))
+    }
+    assert len(pids) >= 2, f"only {pids} answered"
+    for _ in range(4):
+        with httpx.Client(base_url=base, limits=httpx.Limits(max_keepalive_connections=0)) as c:
+            text = c.get("/metrics").text
+        samples = parse(text)
+        live = value(
+            samples,
+            "leadflow_http_requests_total",
+            route="/health/live",
+            method="GET",
+            status="200",
+        )
+        assert live == sent + 1  # and the readiness probe of the fixture
+        result = check_metrics(text)
+        assert result.returncode == 0, result.stdout + result.stderr
