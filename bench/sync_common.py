@@ -53,6 +53,7 @@ class SyncOptions:
     db: str = "postgresql"
     processors: bool = True
     quota: float | None = None  # the fake's units/s (None: no quota model)
+    quota_mode: str = "lenient"  # the fake's accounting: token bucket, or "strict" 1 s window
     fault_rate: float = 0.0  # share of API calls (inner calls of a batch too) answered 429/500/503
     client_rate: float | None = QUOTA_OFF
     verify: bool = False  # compare stored gmail_message_ids with the fake's ids
@@ -81,7 +82,7 @@ def fake_gmail(options: SyncOptions, credentials: Path) -> Iterator[str]:
     command += ["--seed", str(options.seed)]
     command += ["--large", str(options.large), "--large-mb", str(options.large_mb)]
     if options.quota is not None:
-        command += ["--quota", str(options.quota)]
+        command += ["--quota", str(options.quota), "--quota-mode", options.quota_mode]
     # A fixed argument list of our own, no shell: nothing untrusted reaches the command.
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)  # noqa: S603
     try:
@@ -185,6 +186,7 @@ async def one_sync(
                 http=http,
                 credentials=load_credentials(credentials, user=USER, http=http),
                 units_per_second=rate,
+                min_units_per_second=settings.gmail_quota_min_units_per_second,
                 max_attempts=settings.gmail_max_attempts,
                 concurrency=settings.gmail_concurrency,
                 batch_size=settings.gmail_batch_size,

@@ -8,6 +8,7 @@ import json
 import random
 from collections.abc import AsyncIterator
 from email.message import Message
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from leadflow.sync.gmail import (
     GmailPermissionError,
     decode_raw,
 )
+from leadflow.sync.gmail.auth import load_credentials
 from leadflow.sync.gmail.batch_wire import (
     BatchFormatError,
     InnerRequest,
@@ -29,6 +31,7 @@ from leadflow.sync.gmail.batch_wire import (
 from tests.fakes.clock import FakeClock
 from tests.fakes.fixtures import FAKE_GMAIL_BASE
 from tests.fakes.gmail import FakeMailbox
+from tests.fakes.gmail_server import write_credentials
 from tests.fakes.gmail_tokens import READONLY_SCOPE, IssuerTokens
 
 BASE = FAKE_GMAIL_BASE
@@ -261,7 +264,7 @@ async def test_a_part_refused_after_the_refresh_gets_an_auth_error(
     ok(results[0])
 
 
-async def test_a_batch_costs_five_units_per_message_before_it_is_sent(
+async def test_a_batch_costs_five_units_per_message_and_is_spread_over_time(
     mailbox: FakeMailbox, http: httpx.AsyncClient, tokens: IssuerTokens, clock: FakeClock
 ) -> None:
     gmail = make_client(mailbox, http, tokens, clock, units_per_second=250)
@@ -271,8 +274,10 @@ async def test_a_batch_costs_five_units_per_message_before_it_is_sent(
 
     assert gmail.stats.units_used == 500
     assert mailbox.units_charged == 500
-    # The first batch of 50 spends the bucket's 250 units; the second waits for a refill.
-    assert clock.now() == pytest.approx(1.0)
+    # Not two batches of 250 units (each a whole second's budget at once) but ten of 50 units,
+    # a fifth of a second apart: the last leaves at 1.8 s.
+    assert mailbox.batch_requests == 10
+    assert clock.now() == pytest.approx(1.8)
 
 
 async def test_batch_size_one_fetches_with_single_gets(
@@ -427,3 +432,99 @@ def test_it_reads_an_answer_with_bare_newlines_and_a_quoted_boundary() -> None:
 def test_an_answer_that_is_not_multipart_is_a_format_error() -> None:
     with pytest.raises(BatchFormatError):
         parse_batch_response("application/json", b"{}")
+
+
+# --- a 401 inside a batch, while the token endpoint is unwell --------------------------------
+
+
+class TokenTimeouts(httpx.AsyncBaseTransport):
+    """Passes requests to the fake, but lets the first `timeouts` token refreshes time out."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, timeouts: int) -> None:
+        self.inner = inner
+        self.timeouts = timeouts
+        self.token_posts = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            self.token_posts += 1
+            # The first POST fetches the initial token; later ones are refreshes.
+            if self.token_posts > 1 and self.timeouts > 0:
+                self.timeouts -= 1
+                raise httpx.ReadTimeout("token endpoint did not answer", request=request)
+        return await self.inner.handle_async_request(request)
+
+
+def token_endpoint_client(
+    mailbox: FakeMailbox, http: httpx.AsyncClient, clock: FakeClock, tmp_path: Path
+) -> GmailClient:
+    """A client whose tokens come from the fake's OAuth endpoint, as in production."""
+    credentials = tmp_path / "credentials.json"
+    write_credentials(mailbox, BASE, credentials)
+    return GmailClient(
+        base_url=BASE,
+        user=mailbox.email,
+        http=http,
+        credentials=load_credentials(credentials, user=mailbox.email, http=http),
+        units_per_second=1_000_000.0,
+        clock=clock,
+        rng=random.Random(3),
+        wall_clock=clock.wall,
+    )
+
+
+@pytest.mark.parametrize("status", [503, 500, 429])
+async def test_a_refresh_after_a_401_survives_a_failing_token_endpoint(
+    status: int,
+    mailbox: FakeMailbox,
+    http: httpx.AsyncClient,
+    clock: FakeClock,
+    tmp_path: Path,
+) -> None:
+    gmail = token_endpoint_client(mailbox, http, clock, tmp_path)
+    added = mailbox.add_synthetic_messages(5)
+    await gmail.get_profile()  # the first token, before anything fails
+    mailbox.inject(401, method="messages.get", message_id=added[2].id)
+    mailbox.inject(status, method="token")
+
+    results = await gmail.get_messages([m.id for m in added])
+
+    assert [ok(r)["id"] for r in results] == [m.id for m in added]
+    # The initial token, the refresh answered `status`, the refresh retried after a backoff.
+    assert mailbox.calls["token"] == 3
+    assert len([s for s in clock.sleeps if s > 0.001]) == 1  # (pacing sleeps are microseconds)
+    assert mailbox.calls["messages.get"] == 6
+
+
+async def test_a_refresh_that_times_out_once_is_retried(
+    mailbox: FakeMailbox, clock: FakeClock, tmp_path: Path
+) -> None:
+    transport = TokenTimeouts(httpx.ASGITransport(app=mailbox.app), timeouts=1)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+        gmail = token_endpoint_client(mailbox, http, clock, tmp_path)
+        added = mailbox.add_synthetic_messages(4)
+        mailbox.inject(401, method="messages.get", message_id=added[0].id)
+
+        results = await gmail.get_messages([m.id for m in added])
+
+    assert all(isinstance(r, dict) for r in results)
+    assert transport.token_posts == 3
+    assert mailbox.calls["token"] == 2  # the one that timed out never arrived
+
+
+async def test_a_token_endpoint_down_for_good_fails_after_max_attempts_not_more(
+    mailbox: FakeMailbox, http: httpx.AsyncClient, clock: FakeClock, tmp_path: Path
+) -> None:
+    gmail = token_endpoint_client(mailbox, http, clock, tmp_path)
+    added = mailbox.add_synthetic_messages(3)
+    await gmail.get_profile()
+    mailbox.inject(401, method="messages.get", message_id=added[1].id)
+    mailbox.inject(503, method="token", times=100)
+
+    with pytest.raises(GmailError) as raised:
+        await gmail.get_messages([m.id for m in added])
+
+    assert "token endpoint failed (HTTP 503)" in raised.value.message
+    assert "gave up after 6 attempts" in raised.value.message
+    assert raised.value.permanent
+    assert mailbox.calls["token"] == 1 + 6

@@ -73,7 +73,16 @@ class Settings(BaseSettings):
         "info@rendetalje.dk", description="Mailbox to sync (the delegation subject)."
     )
     gmail_quota_units_per_second: float = Field(
-        250.0, gt=0, description="Token-bucket rate over Gmail's per-user quota units."
+        250.0,
+        gt=0,
+        description="Ceiling of the adaptive Gmail pacing, in quota units per second "
+        "(Gmail's per-user limit is 250); the rate drops below it when Gmail answers 429.",
+    )
+    gmail_quota_min_units_per_second: float = Field(
+        25.0,
+        gt=0,
+        description="Floor of the adaptive Gmail pacing: however often Gmail throttles, the "
+        "rate is not cut below this (capped at the ceiling).",
     )
     gmail_max_attempts: int = Field(
         6, ge=1, le=20, description="Attempts per Gmail call for transient failures."
@@ -82,7 +91,11 @@ class Settings(BaseSettings):
         10, ge=1, le=100, description="Gmail requests in flight at once."
     )
     gmail_batch_size: int = Field(
-        50, ge=1, le=100, description="Messages per Gmail HTTP batch request (1 = single gets)."
+        50,
+        ge=1,
+        le=100,
+        description="Most messages per Gmail HTTP batch request (1 = single gets); the pacing "
+        "sends fewer per request (a fifth of a second's units) to spread the quota evenly.",
     )
     max_body_bytes: int = Field(
         1_000_000, ge=1_000, description="Cap on a stored message body; longer ones are truncated."

@@ -40,6 +40,13 @@ from tests.fakes.gmail_batch import (
     parse_batch_request,
     render_batch_response,
 )
+from tests.fakes.gmail_quota import (
+    ConcurrencyCap,
+    LenientQuota,
+    QuotaMode,
+    QuotaModel,
+    SlidingWindowQuota,
+)
 from tests.fakes.gmail_tokens import READONLY_SCOPE, TokenIssuer
 from tests.fakes.gmail_wire import (
     HISTORY_KEYS,
@@ -82,7 +89,14 @@ class RealClock:
 
 
 class FakeMailbox:
-    """One Gmail user's mailbox, with fault injection, a quota model and call counting."""
+    """One Gmail user's mailbox, with fault injection, a quota model and call counting.
+
+    Quota (off unless `quota_units_per_second` is set): `quota_mode` "lenient" is a token bucket
+    with `quota_burst_seconds` of burst, "strict" a 1 s sliding window counted at arrival (see
+    tests/fakes/gmail_quota.py); over quota answers `quota_refusal` (429, or 403
+    userRateLimitExceeded) with Gmail's "Retry after <time>" text. `max_concurrent_requests`
+    answers 429 to requests beyond that many in progress at once.
+    """
 
     def __init__(
         self,
@@ -91,6 +105,9 @@ class FakeMailbox:
         clock: FakeClockLike | None = None,
         quota_units_per_second: float | None = None,
         quota_burst_seconds: float = 1.0,
+        quota_mode: QuotaMode | str = QuotaMode.LENIENT,
+        quota_refusal: int = 429,
+        max_concurrent_requests: int | None = None,
         fault_rate: float = 0.0,
         fault_statuses: Sequence[int] = (429, 500, 503),
         seed: int = 0,
@@ -113,9 +130,11 @@ class FakeMailbox:
         self.batch_requests = 0  # POSTs to the batch endpoint (their calls count in `calls`)
         self.units_charged = 0
         self.quota_units_per_second = quota_units_per_second
-        self._quota_capacity = (quota_units_per_second or 0.0) * quota_burst_seconds
-        self._quota_tokens = self._quota_capacity
-        self._quota_updated = self.clock.now()
+        self.quota_mode = QuotaMode(quota_mode)
+        if quota_refusal not in (429, 403):
+            raise ValueError("quota_refusal must be 429 or 403 (userRateLimitExceeded)")
+        self.quota_refusal = quota_refusal
+        self.quota = self._quota_model(quota_burst_seconds)
         self._rng = random.Random(seed)
         self._next_id = 0x18E0_0000_0000_0000
         self._last_date = int(self.clock.wall().timestamp() * 1000)
@@ -123,6 +142,12 @@ class FakeMailbox:
         self._list_cache: dict[tuple[bool, frozenset[str]], tuple[int, list[FakeMessage]]] = {}
         self._lock = threading.RLock()
         self.app = self._build_app()
+        self.concurrency_cap: ConcurrencyCap | None = None
+        if max_concurrent_requests is not None:
+            self.concurrency_cap = ConcurrencyCap(
+                self.app, limit=max_concurrent_requests, on_refuse=self._refused_concurrent
+            )
+            self.app = self.concurrency_cap
 
     # --- mailbox state ---------------------------------------------------------------------
 
@@ -232,22 +257,34 @@ class FakeMailbox:
             return JSONResponse(error_body(status), status)
         return None
 
+    def _quota_model(self, burst_seconds: float) -> QuotaModel | None:
+        rate = self.quota_units_per_second
+        if not rate:
+            return None
+        if self.quota_mode is QuotaMode.STRICT:
+            return SlidingWindowQuota(units=rate, window=1.0, now=self.clock.now)
+        return LenientQuota(rate=rate, burst_seconds=burst_seconds, now=self.clock.now)
+
     def _charge(self, method: str) -> Response | None:
         cost = METHOD_COSTS[method]
-        if self.quota_units_per_second:
-            now = self.clock.now()
-            elapsed = max(now - self._quota_updated, 0.0)
-            self._quota_updated = now
-            refill = self._quota_tokens + elapsed * self.quota_units_per_second
-            self._quota_tokens = min(self._quota_capacity, refill)
-            # Tolerate float rounding: a client pacing to the exact same rate must get through.
-            if self._quota_tokens < cost - 1e-6:
+        if self.quota is not None:
+            wait = self.quota.charge(cost)
+            if wait is not None:
                 self.throttled += 1
-                wait = (cost - self._quota_tokens) / self.quota_units_per_second
-                return JSONResponse(error_body(429, self.retry_after_text(wait)), 429)
-            self._quota_tokens -= cost
+                return self._rate_limited(wait)
         self.units_charged += cost
         return None
+
+    def _rate_limited(self, wait: float) -> Response:
+        """Gmail's over-quota answer: 429, or 403 userRateLimitExceeded; "Retry after" text."""
+        text = self.retry_after_text(wait)
+        if self.quota_refusal == 403:
+            return JSONResponse(error_body(403, text, "userRateLimitExceeded"), 403)
+        return JSONResponse(error_body(429, text), 429)
+
+    def _refused_concurrent(self) -> None:
+        with self._lock:
+            self.throttled += 1
 
     # --- HTTP ------------------------------------------------------------------------------
 
@@ -349,10 +386,11 @@ class FakeMailbox:
                 return JSONResponse(error_body(405, "Method not allowed"), 405)
         return JSONResponse(error_body(404), 404)
 
-    def _take_batch_fault(self) -> Response | None:
-        """A fault queued for the batch request itself (`inject(..., method="batch")`)."""
+    def _take_batch_fault(self, target: str = "batch") -> Response | None:
+        """A fault queued for the batch request itself (`inject(..., method="batch")`), or for
+        the token endpoint (`method="token"`); faults for any method (None) reach neither."""
         for fault in self.faults:
-            if fault.times > 0 and fault.method == "batch":
+            if fault.times > 0 and fault.method == target:
                 fault.times -= 1
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
                 body = error_body(fault.status, fault.message, fault.reason)
@@ -382,6 +420,9 @@ class FakeMailbox:
         form = (await request.body()).decode("utf-8")
         with self._lock:
             self.calls["token"] += 1
+            refusal = self._take_batch_fault("token")
+            if refusal is not None:
+                return refusal
             status, body = self.tokens.grant(form, str(request.url))
         return JSONResponse(body, status)
 

@@ -1,7 +1,8 @@
 """Serve a FakeMailbox over real TCP: in a thread for end-to-end tests, or as a process.
 
     uv run python -m tests.fakes.gmail_server --port 8765 --messages 10000 \
-        --credentials-out /tmp/fake-gmail-credentials.json [--quota 250] [--fault-rate 0.2]
+        --credentials-out /tmp/fake-gmail-credentials.json [--quota 250] [--fault-rate 0.2] \
+        [--quota-mode strict] [--quota-refusal 403] [--max-concurrent 10]
 
 prints the base URL; point LEADFLOW_GMAIL_API_URL at it and LEADFLOW_GMAIL_CREDENTIALS at the
 written authorized_user file (its token_uri is the fake's /token). As a process it also answers
@@ -135,6 +136,18 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=0, help="large messages to add besides")
     parser.add_argument("--large-mb", type=float, default=25.0, help="raw size of each (MB)")
     parser.add_argument("--quota", type=float, default=None, help="units per second (off)")
+    parser.add_argument(
+        "--quota-mode",
+        choices=("lenient", "strict"),
+        default="lenient",
+        help="token bucket with 1 s of burst, or a 1 s sliding window counted at arrival",
+    )
+    parser.add_argument(
+        "--quota-refusal", type=int, choices=(429, 403), default=429, help="over-quota status"
+    )
+    parser.add_argument(
+        "--max-concurrent", type=int, default=None, help="429 beyond this many requests at once"
+    )
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of 429/500/503")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--credentials-out", type=Path, default=None)
@@ -142,6 +155,9 @@ def main() -> None:
     mailbox = RecordingMailbox(
         email=args.email,
         quota_units_per_second=args.quota,
+        quota_mode=args.quota_mode,
+        quota_refusal=args.quota_refusal,
+        max_concurrent_requests=args.max_concurrent,
         fault_rate=args.fault_rate,
         seed=args.seed,
     )

@@ -72,7 +72,8 @@ class Fault:
 
     status: int
     # "messages.get", ...; None = any API method (inside a batch too); "batch" = the batch
-    # request itself, answered before any of its calls is looked at.
+    # request itself, answered before any of its calls is looked at; "token" = the OAuth
+    # token endpoint.
     method: str | None = None
     reason: str | None = None
     message: str | None = None

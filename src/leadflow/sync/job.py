@@ -76,6 +76,7 @@ async def open_gmail_client(settings: Settings) -> AsyncIterator[GmailClient]:
             http=http,
             credentials=credentials,
             units_per_second=settings.gmail_quota_units_per_second,
+            min_units_per_second=settings.gmail_quota_min_units_per_second,
             max_attempts=settings.gmail_max_attempts,
             concurrency=settings.gmail_concurrency,
             batch_size=settings.gmail_batch_size,

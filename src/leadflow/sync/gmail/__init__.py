@@ -1,4 +1,4 @@
-"""Gmail API v1 access: async client, quota bucket, retries, error classes, credentials."""
+"""Gmail API v1 access: async client, adaptive quota pacing, retries, error classes, credentials."""
 
 from leadflow.sync.gmail.client import GmailClient, create_http_client, decode_raw
 from leadflow.sync.gmail.errors import (
@@ -10,10 +10,12 @@ from leadflow.sync.gmail.errors import (
     GmailRateLimited,
     classify,
 )
-from leadflow.sync.gmail.quota import Clock, MonotonicClock, TokenBucket
+from leadflow.sync.gmail.pacing import AimdRate, QuotaPacer
+from leadflow.sync.gmail.quota import Clock, MonotonicClock
 from leadflow.sync.gmail.stats import GmailStats, TokenProvider
 
 __all__ = [
+    "AimdRate",
     "Clock",
     "GmailAuthError",
     "GmailBadRequest",
@@ -24,7 +26,7 @@ __all__ = [
     "GmailRateLimited",
     "GmailStats",
     "MonotonicClock",
-    "TokenBucket",
+    "QuotaPacer",
     "TokenProvider",
     "classify",
     "create_http_client",

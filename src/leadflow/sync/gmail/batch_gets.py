@@ -25,8 +25,9 @@ from leadflow.sync.gmail.batch_wire import (
     parse_batch_response,
 )
 from leadflow.sync.gmail.errors import GmailAuthError, GmailError, GmailRateLimited, classify
-from leadflow.sync.gmail.quota import COST_MESSAGES_GET, Clock, TokenBucket
-from leadflow.sync.gmail.retry import backoff_wait, gmail_retrying
+from leadflow.sync.gmail.pacing import QuotaPacer, Ticket
+from leadflow.sync.gmail.quota import COST_MESSAGES_GET, Clock
+from leadflow.sync.gmail.retry import backoff_wait, gmail_retrying, refresh_token
 from leadflow.sync.gmail.stats import GmailStats, TokenProvider
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ class BatchGets:
     _rng: random.Random
     _wall_clock: Callable[[], datetime]
     _max_attempts: int
-    _bucket: TokenBucket
+    _pacer: QuotaPacer
     _semaphore: asyncio.Semaphore
     _users_path: str
     _batch_url: str
@@ -75,7 +76,7 @@ class BatchGets:
             if unauthorised:
                 refreshed = True
                 log.info("gmail batch: %d parts answered 401; refreshing the token", unauthorised)
-                await self._credentials.refresh()
+                await self._refresh_token()
             if transient:
                 retry_number += 1
                 # Wait as long as the most demanding part asks (its Retry-After, if any).
@@ -112,11 +113,11 @@ class BatchGets:
         token = await self._credentials.token()
         refreshed = False
         while True:
-            response = await self._post_batch(ids, format, token)
+            response, ticket = await self._post_batch(ids, format, token)
             if response.status_code == 401 and not refreshed:
                 refreshed = True
                 self.stats.retries += len(ids)
-                token = await self._credentials.refresh()
+                token = await self._refresh_token()
                 continue
             if not response.is_success:
                 error = classify(
@@ -128,6 +129,7 @@ class BatchGets:
                 )
                 if isinstance(error, GmailRateLimited):
                     self.stats.throttled += 1
+                    self._pacer.throttled(ticket, error.retry_after)
                 raise error
             try:
                 parts = parse_batch_response(
@@ -140,12 +142,14 @@ class BatchGets:
                     reason="invalidResponse",
                     permanent=False,
                 ) from exc
-            return [self._part_result(parts.get(f"item-{n}")) for n in range(1, len(ids) + 1)]
+            return [
+                self._part_result(parts.get(f"item-{n}"), ticket) for n in range(1, len(ids) + 1)
+            ]
 
-    async def _post_batch(self, ids: Sequence[str], format: str, token: str) -> httpx.Response:
+    async def _post_batch(
+        self, ids: Sequence[str], format: str, token: str
+    ) -> tuple[httpx.Response, Ticket]:
         cost = COST_MESSAGES_GET * len(ids)
-        await self._bucket.acquire(cost)
-        self.stats.units_used += cost
         auth = {"Authorization": f"Bearer {token}"}
         requests = [
             InnerRequest(
@@ -157,18 +161,34 @@ class BatchGets:
         ]
         boundary = new_boundary()
         body = build_batch_body(requests, boundary)
+        # Paced inside the semaphore, so that the batch leaves the moment its units are counted.
         async with self._semaphore:
+            ticket = await self._pacer.acquire(cost)
+            self.stats.units_used += cost
             self.stats.api_calls += len(ids)
             try:
-                return await self._http.post(
+                response = await self._http.post(
                     self._batch_url,
                     content=body,
                     headers={"Content-Type": f"multipart/mixed; boundary={boundary}", **auth},
                 )
             except httpx.HTTPError as exc:
                 raise classify(None, None, exc) from exc
+            finally:
+                self._pacer.answered(ticket)
+            return response, ticket
 
-    def _part_result(self, part: InnerResponse | None) -> MessageResult:
+    async def _refresh_token(self) -> str:
+        """A new access token; the token endpoint gets the retry policy of a Gmail call."""
+        return await refresh_token(
+            self._credentials,
+            max_attempts=self._max_attempts,
+            clock=self._clock,
+            rng=self._rng,
+            on_retry=_log_refresh_retry,
+        )
+
+    def _part_result(self, part: InnerResponse | None, ticket: Ticket) -> MessageResult:
         if part is None:
             return GmailError(
                 "Gmail batch answer lacks this call's part",
@@ -187,6 +207,7 @@ class BatchGets:
         error = classify(part.status, part.body, None, headers=part.headers, now=self._wall_clock)
         if isinstance(error, GmailRateLimited):
             self.stats.throttled += 1
+            self._pacer.throttled(ticket, error.retry_after)
         return error
 
     def _on_batch_retry(self, calls: int, error: GmailError, attempt: int, wait: float) -> None:
@@ -198,6 +219,15 @@ class BatchGets:
             error.message,
             wait,
         )
+
+
+def _log_refresh_retry(error: GmailError, attempt: int, wait: float) -> None:
+    log.warning(
+        "gmail token refresh attempt %d failed (%s); retrying in %.1f s",
+        attempt,
+        error.message,
+        wait,
+    )
 
 
 def response_json(response: httpx.Response) -> dict[str, Any] | None:

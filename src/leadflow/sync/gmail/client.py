@@ -1,4 +1,4 @@
-"""Async Gmail REST client: quota-paced, bounded concurrency, retried, counted."""
+"""Async Gmail REST client: adaptively quota-paced, bounded concurrency, retried, counted."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import httpx
 from leadflow.sync.gmail.batch_gets import BatchGets, MessageResult, response_json
 from leadflow.sync.gmail.batch_wire import BATCH_PATH, MAX_BATCH_SIZE
 from leadflow.sync.gmail.errors import GmailError, GmailRateLimited, classify
+from leadflow.sync.gmail.pacing import AimdRate, QuotaPacer, Ticket
 from leadflow.sync.gmail.quota import (
     COST_GET_PROFILE,
     COST_HISTORY_LIST,
@@ -24,7 +25,6 @@ from leadflow.sync.gmail.quota import (
     COST_MESSAGES_LIST,
     Clock,
     MonotonicClock,
-    TokenBucket,
 )
 from leadflow.sync.gmail.retry import gmail_retrying
 from leadflow.sync.gmail.stats import GmailStats, TokenProvider
@@ -50,9 +50,12 @@ def create_http_client(*, concurrency: int = 10, timeout: float = 30.0) -> httpx
 class GmailClient(BatchGets):
     """One mailbox's Gmail API v1. Every method is one API call (one page for the lists).
 
-    All calls share one token bucket (quota units per second, 1 s of burst) and one semaphore;
-    transient failures are retried with full-jitter backoff, 401 refreshes the token once.
-    `get_messages` fetches `batch_size` messages per HTTP batch request (1: single gets).
+    All calls share one semaphore and one `QuotaPacer`: an adaptive rate between
+    `min_units_per_second` (default a tenth of the ceiling) and `units_per_second`, cut when
+    Gmail throttles and recovering after, with calls spread evenly (see pacing.py). Transient
+    failures are retried with full-jitter backoff; 401 refreshes the token once, the refresh
+    itself retried like a call. `get_messages` fetches up to `batch_size` messages per HTTP
+    batch request (1: single gets), fewer when the pacing rate allows less per request.
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class GmailClient(BatchGets):
         http: httpx.AsyncClient,
         credentials: TokenProvider,
         units_per_second: float = 250.0,
+        min_units_per_second: float | None = None,
         max_attempts: int = 6,
         concurrency: int = 10,
         batch_size: int = DEFAULT_BATCH_SIZE,
@@ -87,9 +91,11 @@ class GmailClient(BatchGets):
         self._rng = rng or random.Random()  # noqa: S311
         self._wall_clock = wall_clock or (lambda: datetime.now(UTC))
         self._max_attempts = max_attempts
-        self._bucket = TokenBucket(
-            rate=units_per_second, capacity=units_per_second, clock=self._clock
+        floor = units_per_second / 10 if min_units_per_second is None else min_units_per_second
+        rate = AimdRate(
+            ceiling=units_per_second, floor=min(floor, units_per_second), clock=self._clock
         )
+        self._pacer = QuotaPacer(rate=rate, clock=self._clock)
         self._semaphore = asyncio.Semaphore(concurrency)
         self.stats = GmailStats()
 
@@ -139,7 +145,7 @@ class GmailClient(BatchGets):
         if self.batch_size == 1:
             singles = (self._get_or_error(message_id, format) for message_id in ids)
             return list(await asyncio.gather(*singles))
-        size = self.batch_size
+        size = min(self.batch_size, self._pacer.calls_per_request(COST_MESSAGES_GET))
         chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
         outcomes = await asyncio.gather(
             *(self._get_batch(chunk, format) for chunk in chunks), return_exceptions=True
@@ -192,12 +198,12 @@ class GmailClient(BatchGets):
         token = await self._credentials.token()
         refreshed = False
         while True:
-            response = await self._send(path, params, cost, token)
+            response, ticket = await self._send(path, params, cost, token)
             if response.status_code == 401 and not refreshed:
                 refreshed = True
                 self.stats.retries += 1
                 log.info("gmail %s answered 401; refreshing the access token", path)
-                token = await self._credentials.refresh()
+                token = await self._refresh_token()
                 continue
             if response.is_success:
                 return _json_object(response)
@@ -210,21 +216,28 @@ class GmailClient(BatchGets):
             )
             if isinstance(error, GmailRateLimited):
                 self.stats.throttled += 1
+                self._pacer.throttled(ticket, error.retry_after)
             raise error
 
-    async def _send(self, path: str, params: Params, cost: int, token: str) -> httpx.Response:
-        await self._bucket.acquire(cost)
-        self.stats.units_used += cost
+    async def _send(
+        self, path: str, params: Params, cost: int, token: str
+    ) -> tuple[httpx.Response, Ticket]:
+        # Paced inside the semaphore, so that a call leaves the moment its units are counted.
         async with self._semaphore:
+            ticket = await self._pacer.acquire(cost)
+            self.stats.units_used += cost
             self.stats.api_calls += 1
             try:
-                return await self._http.get(
+                response = await self._http.get(
                     f"{self._users_url}/{path}",
                     params=params,
                     headers={"Authorization": f"Bearer {token}"},
                 )
             except httpx.HTTPError as exc:
                 raise classify(None, None, exc) from exc
+            finally:
+                self._pacer.answered(ticket)
+            return response, ticket
 
     async def _get_or_error(self, message_id: str, format: str) -> MessageResult:
         try:

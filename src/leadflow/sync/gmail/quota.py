@@ -1,4 +1,4 @@
-"""A token bucket over Gmail quota units, driven by an injectable clock."""
+"""Gmail quota units per call, and the clock that pacing and backoff wait on."""
 
 from __future__ import annotations
 
@@ -33,45 +33,3 @@ class MonotonicClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
-
-
-class TokenBucket:
-    """Refills `rate` units per second up to `capacity`; `acquire` waits until the cost fits.
-
-    Waiters are served in arrival order (the lock is FIFO), so one expensive call cannot be
-    starved by a stream of cheap ones. In any window of W seconds at most capacity + rate·W
-    units are handed out.
-    """
-
-    def __init__(self, *, rate: float, capacity: float, clock: Clock) -> None:
-        if rate <= 0 or capacity <= 0:
-            raise ValueError("rate and capacity must be positive")
-        self.rate = rate
-        self.capacity = capacity
-        self._clock = clock
-        self._tokens = capacity
-        self._updated = clock.now()
-        self._lock = asyncio.Lock()
-
-    @property
-    def available(self) -> float:
-        """Units that could be spent right now."""
-        self._refill()
-        return self._tokens
-
-    async def acquire(self, cost: float) -> None:
-        """Wait until `cost` units are available, then spend them."""
-        # A cost above capacity could never fit; let it through once the bucket is full instead.
-        needed = min(cost, self.capacity)
-        async with self._lock:
-            self._refill()
-            while self._tokens < needed - 1e-9:
-                await self._clock.sleep((needed - self._tokens) / self.rate)
-                self._refill()
-            self._tokens -= cost
-
-    def _refill(self) -> None:
-        now = self._clock.now()
-        elapsed = max(now - self._updated, 0.0)
-        self._updated = now
-        self._tokens = min(self.capacity, self._tokens + elapsed * self.rate)

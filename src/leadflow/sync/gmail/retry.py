@@ -10,6 +10,7 @@ from tenacity.asyncio import AsyncRetrying
 
 from leadflow.sync.gmail.errors import MAX_RETRY_AFTER_SECONDS, GmailError
 from leadflow.sync.gmail.quota import Clock
+from leadflow.sync.gmail.stats import TokenProvider
 
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 64.0  # Google's guidance for the Gmail API
@@ -61,6 +62,34 @@ def gmail_retrying(
         before_sleep=before_sleep,
         reraise=True,
     )
+
+
+async def refresh_token(
+    credentials: TokenProvider,
+    *,
+    max_attempts: int,
+    clock: Clock,
+    rng: random.Random,
+    on_retry: OnRetry,
+) -> str:
+    """A new access token, the token endpoint's transient failures retried like a Gmail call.
+
+    A refresh that still fails after `max_attempts` is raised as permanent: it has had its
+    retries, and a caller's own retry loop starting it over would multiply the attempts.
+    """
+    retrying = gmail_retrying(max_attempts=max_attempts, clock=clock, rng=rng, on_retry=on_retry)
+    try:
+        token: str = await retrying(credentials.refresh)
+    except GmailError as error:
+        if error.permanent:
+            raise
+        raise GmailError(
+            f"{error.message}; gave up after {max_attempts} attempts",
+            status=error.status,
+            reason=error.reason,
+            permanent=True,
+        ) from error
+    return token
 
 
 def _error_of(state: RetryCallState) -> GmailError:
