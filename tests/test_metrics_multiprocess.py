@@ -166,3 +166,26 @@ def test_each_workers_cache_adds_up_in_every_workers_metrics(served: tuple[str, 
     assert figures == (hits, misses, len(answers))
     result = check_metrics(text)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_a_killed_workers_live_gauges_stop_counting(served: tuple[str, Path]) -> None:
+    base, metrics_dir = served
+    pids: set[int] = set()
+    deadline = time.monotonic() + 30
+    with _fresh(base) as client:
+        while len(pids) < 2:
+            assert time.monotonic() < deadline, f"only {pids} answered"
+            pids.add(client.get("/api/cache/stats").json()["pid"])
+    victim = min(pids)
+
+    def files(kind: str) -> list[Path]:
+        return list(metrics_dir.glob(f"{kind}*_{victim}.db"))
+
+    assert files("gauge_live"), "the worker wrote no live gauges"
+    os.kill(victim, signal.SIGKILL)  # no shutdown: it cannot mark itself dead
+    deadline = time.monotonic() + 30
+    while files("gauge_live"):
+        assert time.monotonic() < deadline, "the killed worker's live gauges stayed"
+        time.sleep(0.1)
+    assert files("counter"), "its counters must stay (they may not go backwards)"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 
 from prometheus_client import (
     CollectorRegistry,
@@ -21,7 +22,7 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
-from leadflow.monitoring.metrics.multiproc import MULTIPROC_ENV
+from leadflow.monitoring.metrics.multiproc import MULTIPROC_ENV, dead_process_ids
 
 LATENCY_BUCKETS = (
     0.001,
@@ -202,3 +203,15 @@ def mark_this_process_dead() -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+def forget_dead_processes() -> None:
+    """Drop the live gauges of processes that died without saying so (a killed worker), so its
+    last circuit state or pool size stops counting; its counters stay, they must not go back."""
+    directory = multiprocess_dir()
+    if directory is None:
+        return
+    from prometheus_client import multiprocess
+
+    for pid in dead_process_ids(Path(directory), pattern="gauge_live*.db"):
+        multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]

@@ -3,7 +3,8 @@
 A scrape samples the answering process first. In multiprocess mode (`serve --workers N`) each
 process also samples itself every LEADFLOW_METRICS_SAMPLE_INTERVAL_SECONDS, busy or idle, and
 once more as it stops, so a scrape shows the other workers' figures at most that old — an idle
-worker's open circuit or its last requests' cache hits included.
+worker's open circuit or its last requests' cache hits included. A worker that was killed (no
+chance to say it stopped) has its live gauges dropped by the others' next sample.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from typing import Any
 from prometheus_client import ProcessCollector
 
 from leadflow.monitoring.metrics.cache import CacheSampler
-from leadflow.monitoring.metrics.instruments import Metrics, multiprocess_dir
+from leadflow.monitoring.metrics.instruments import (
+    Metrics,
+    forget_dead_processes,
+    multiprocess_dir,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +96,7 @@ class SamplingLoop:
 
     def _sample(self) -> None:
         try:
+            forget_dead_processes()
             self._sampler.sample(self._state)
         except Exception:
             log.exception("could not sample the metrics; trying again next interval")
