@@ -27,7 +27,7 @@ from leadflow.settings import Settings
 from tests.redis_server import RedisServer
 from tests.services import admin_postgres_url, postgres_available, redis_available, require_service
 
-pytest_plugins = ["tests.fakes.fixtures"]
+pytest_plugins = ["tests.fakes.fixtures", "tests.seeded_fixtures"]
 
 API_TOKEN = "test-token-not-a-secret"
 BACKEND = os.environ.get("LEADFLOW_TEST_DB", "sqlite").lower()

@@ -248,7 +248,14 @@ async def test_a_cached_first_page_links_to_the_next_page_on_the_host_asked(
         )
     async with _client(app) as plain:
         leads = (await plain.get("/api/leads")).json()
-        assert leads == {"items": [], "total": 0, "limit": 50, "offset": 0, "next": None}
+        assert leads == {
+            "items": [],
+            "total": 0,
+            "total_exact": True,
+            "limit": 50,
+            "offset": 0,
+            "next": None,
+        }
 
 
 async def test_the_customer_overview_shows_the_customer_360(

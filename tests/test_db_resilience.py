@@ -102,7 +102,8 @@ async def test_a_read_whose_connection_drops_mid_request_is_retried_once(
         _conn: Any, _cursor: Any, statement: str, *_args: Any
     ) -> None:
         nonlocal drops
-        if drops == 0 and statement.lstrip().upper().startswith("SELECT COUNT"):
+        sql = statement.lstrip().upper()
+        if drops == 0 and sql.startswith("SELECT") and "FROM CUSTOMERS" in sql:
             drops += 1
             proxy.drop_connections()
 

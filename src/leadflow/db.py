@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import String, event
+from sqlalchemy import Boolean, String, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -22,6 +23,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from leadflow.settings import Settings
+
+log = logging.getLogger(__name__)
 
 _ASYNC_DRIVERS = {"postgresql": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
 
@@ -115,6 +118,28 @@ def _lower_sqlite(element: unicode_lower, compiler: SQLCompiler, **kw: Any) -> s
     return f"{SQLITE_LOWER}({compiler.process(element.clauses, **kw)})"
 
 
+class contains_folded(FunctionElement[bool]):
+    """`column` matches the LIKE `pattern` (escape character backslash) ignoring case, Ø and Æ
+    included. PostgreSQL: `column ILIKE pattern`, which a trigram index on the column serves;
+    SQLite: the Python-folded `unicode_lower(column) LIKE pattern`."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "contains_folded"
+
+
+@compiles(contains_folded)
+def _contains_folded_default(element: contains_folded, compiler: SQLCompiler, **kw: Any) -> str:
+    column, pattern = (compiler.process(c, **kw) for c in element.clauses)
+    return f"{column} ILIKE {pattern} ESCAPE '\\'"
+
+
+@compiles(contains_folded, "sqlite")
+def _contains_folded_sqlite(element: contains_folded, compiler: SQLCompiler, **kw: Any) -> str:
+    column, pattern = (compiler.process(c, **kw) for c in element.clauses)
+    return f"{SQLITE_LOWER}({column}) LIKE {pattern} ESCAPE '\\'"
+
+
 def _python_lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
@@ -154,6 +179,21 @@ async def transaction(
     """Yield a session whose transaction commits on success and rolls back on error."""
     async with sessionmaker() as session, session.begin():
         yield session
+
+
+async def analyze_tables(
+    sessionmaker: async_sessionmaker[AsyncSession], tables: Sequence[str]
+) -> None:
+    """Refresh the planner statistics of `tables` (PostgreSQL; a no-op on SQLite). Best effort:
+    a failure is logged, never raised, since callers only want faster plans."""
+    bind = sessionmaker.kw.get("bind")
+    if not tables or bind is None or bind.dialect.name != "postgresql":
+        return
+    try:
+        async with transaction(sessionmaker) as session:
+            await session.execute(text(f"ANALYZE {', '.join(tables)}"))
+    except Exception:
+        log.warning("ANALYZE of %s failed", ", ".join(tables), exc_info=True)
 
 
 # PostgreSQL gave up one of two colliding transactions; the other went through. Nothing of the

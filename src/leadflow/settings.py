@@ -107,6 +107,40 @@ class Settings(BaseSettings):
         description="Lifetime of a sync's mailbox lease; renewed every third of it. Another "
         "process may take the mailbox over once it expires unrenewed.",
     )
+    sync_analyze_after_batches: int = Field(
+        10,
+        ge=0,
+        description="PostgreSQL: a sync ANALYZEs the mail tables after this many committed "
+        "batches, then after twice as many, and so on (0 = never).",
+    )
+    # Database maintenance (`leadflow db optimize`, issue #10): retention by age, never by count.
+    retention_ingest_runs_days: int = Field(
+        90, ge=0, description="Delete sync runs older than this many days (0 = keep all)."
+    )
+    retention_ingest_runs_keep: int = Field(
+        50, ge=0, description="Always keep this many latest sync runs per mailbox."
+    )
+    retention_spam_leads_days: int = Field(
+        180,
+        ge=0,
+        description="Delete leads marked spam, received and last changed more than this many "
+        "days ago (0 = keep all). Their emails stay.",
+    )
+    retention_monitoring_events_days: int = Field(
+        400,
+        ge=0,
+        description="Delete monitoring events (UptimeRobot alerts, uptime_events) older than "
+        "this many days (0 = keep all). Uptime figures use the last 30 days.",
+    )
+    maintenance_delete_batch: int = Field(
+        5_000, ge=1, le=100_000, description="Rows deleted per transaction by retention."
+    )
+    maintenance_vacuum_dead_ratio: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="PostgreSQL: VACUUM (ANALYZE) a table once dead rows reach this share.",
+    )
     # Monitoring (issue #12)
     health_check_timeout: float = Field(
         0.8,

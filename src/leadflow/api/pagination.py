@@ -1,16 +1,34 @@
-"""One pagination scheme for every list: limit (max 200) + offset, with total and next link."""
+"""One pagination scheme for every list: limit (max 200) + offset, with a total and a next link.
+
+Totals never cost a full count of a large table (issue #10). The page is read with one row more
+than asked, which tells whether a next page exists without counting. The total is then:
+- exact and free on the last page (offset + rows on it);
+- otherwise, on PostgreSQL, the query planner's row estimate when that is above
+  EXACT_COUNT_LIMIT (10,000): `total_exact` is false and the figure is as good as the table
+  statistics, which `leadflow db optimize` (and autovacuum) keep current;
+- otherwise an exact count that stops at EXACT_COUNT_LIMIT + 1 rows: below the limit it is exact;
+  at it (a stale estimate, or SQLite, which has none) the total is "more than 10,000" with
+  `total_exact` false.
+So a page costs at most one planner estimate and one count bounded by 10,001 rows, whatever the
+table's size. Offsets stay supported; deep offsets still cost what skipping those rows costs.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel
-from sqlalchemy import Select, func, select
+from pydantic import BaseModel, Field
+from sqlalchemy import ClauseElement, Executable, Select, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 
 MAX_LIMIT = 200
+EXACT_COUNT_LIMIT = 10_000
 DEFAULT_LIMIT = 50
 
 
@@ -40,25 +58,86 @@ T = TypeVar("T")
 
 
 class Page(BaseModel, Generic[T]):
+    """One page of a list. `total` is exact when `total_exact` is true; above 10,000 items it is
+    PostgreSQL's estimate (or, on SQLite, 10,001: "more than 10,000"). `next` is exact."""
+
     items: list[T]
     total: int
+    total_exact: bool = Field(
+        description="False when `total` is an estimate or a lower bound (lists over 10,000)."
+    )
     limit: int
     offset: int
     next: str | None
 
 
+@dataclass(frozen=True)
+class Total:
+    value: int
+    exact: bool
+    has_more: bool
+
+
 async def fetch_page(
-    session: AsyncSession, stmt: Select[Any], page: PageParams
-) -> tuple[list[Any], int]:
-    """Run `stmt` for one page; return its rows and the total count without the page window."""
-    total_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
-    total = (await session.execute(total_stmt)).scalar_one()
-    rows = (await session.execute(stmt.limit(page.limit).offset(page.offset))).scalars().all()
-    return list(rows), int(total)
+    session: AsyncSession, stmt: Select[*tuple[Any, ...]], page: PageParams, *, scalars: bool = True
+) -> tuple[list[Any], Total]:
+    """Run `stmt` for one page; return its rows (entities, or whole rows) and the total."""
+    window = stmt.limit(page.limit + 1).offset(page.offset)
+    result = await session.execute(window)
+    rows = list(result.scalars().all() if scalars else result.all())
+    has_more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    total = await count_total(session, stmt, offset=page.offset, seen=len(rows), more=has_more)
+    return rows, total
 
 
-def next_link(request: Request, page: PageParams, total: int) -> str | None:
-    if page.offset + page.limit >= total:
+async def count_total(
+    session: AsyncSession, stmt: Select[*tuple[Any, ...]], *, offset: int, seen: int, more: bool
+) -> Total:
+    """The list's total, at bounded cost (see the module's docstring)."""
+    if not more and (seen or not offset):
+        return Total(offset + seen, exact=True, has_more=False)
+    known = offset + seen + int(more)
+    unordered = stmt.order_by(None)
+    estimate = 0
+    if session.get_bind().dialect.name == "postgresql":
+        estimate = await planner_rows(session, unordered)
+        if estimate > EXACT_COUNT_LIMIT:
+            return Total(max(estimate, known), exact=False, has_more=more)
+    bounded: Select[Any] = unordered.with_only_columns(
+        literal_column("1"), maintain_column_froms=True
+    ).limit(EXACT_COUNT_LIMIT + 1)
+    counted = int(
+        (await session.execute(select(func.count()).select_from(bounded.subquery()))).scalar_one()
+    )
+    if counted <= EXACT_COUNT_LIMIT:
+        return Total(counted, exact=True, has_more=more)
+    return Total(max(estimate, counted, known), exact=False, has_more=more)
+
+
+class _Explain(Executable, ClauseElement):
+    """EXPLAIN (FORMAT JSON) of a statement, with its parameters bound as usual."""
+
+    inherit_cache = False
+
+    def __init__(self, stmt: Select[Any]) -> None:
+        self.stmt = stmt
+
+
+@compiles(_Explain, "postgresql")
+def _compile_explain(element: _Explain, compiler: SQLCompiler, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.stmt, **kw)
+
+
+async def planner_rows(session: AsyncSession, stmt: Select[Any]) -> int:
+    """PostgreSQL's estimate of the rows `stmt` returns (planning only, nothing is read)."""
+    plan = (await session.execute(_Explain(stmt))).scalar_one()
+    document = json.loads(plan) if isinstance(plan, str) else plan
+    return int(document[0]["Plan"]["Plan Rows"])
+
+
+def next_link(request: Request, page: PageParams, total: Total) -> str | None:
+    if not total.has_more:
         return None
     return str(request.url.include_query_params(offset=page.offset + page.limit, limit=page.limit))
 
@@ -67,12 +146,13 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def build_page(
-    model: type[M], request: Request, rows: Sequence[Any], total: int, page: PageParams
+    model: type[M], request: Request, rows: Sequence[Any], total: Total, page: PageParams
 ) -> Page[M]:
     """One page of `rows` rendered as `model`, with the total and the link to the next page."""
     return Page[model](  # type: ignore[valid-type]
         items=[model.model_validate(row) for row in rows],
-        total=total,
+        total=total.value,
+        total_exact=total.exact,
         limit=page.limit,
         offset=page.offset,
         next=next_link(request, page, total),

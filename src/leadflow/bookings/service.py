@@ -26,16 +26,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Boolean, Select, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from leadflow.bookings.schemas import BookingCreate, BookingUpdate
 from leadflow.customers import service as customer_service
 from leadflow.customers.counters import refresh_counters
 from leadflow.db import sqlstate
 from leadflow.errors import Conflict, NotFound, Unprocessable
-from leadflow.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus, Lead
+from leadflow.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus, Lead, UTCDateTime
 from leadflow.models.locks import lock_against_change, lock_for_update
 from leadflow.models.tables import normalise_team
 
@@ -67,6 +69,7 @@ def list_query(
         stmt = stmt.where(Booking.start_time < starts_before)
     if ends_after is not None:
         stmt = stmt.where(Booking.end_time > ends_after)
+        stmt = stmt.where(starts_within_reach(ends_after))
     if customer_id is not None:
         stmt = stmt.where(Booking.customer_id == customer_id)
     if statuses:
@@ -74,6 +77,34 @@ def list_query(
     if team is not None:
         stmt = stmt.where(Booking.team == normalise_team(team))
     return stmt.order_by(Booking.start_time.asc(), Booking.id.asc())
+
+
+class starts_within_reach(FunctionElement[bool]):
+    """A lower bound on start_time for bookings ending after `moment`: no booking starts earlier
+    than `moment` minus the longest booking. On PostgreSQL this is
+    `start_time >= moment - (SELECT max(end_time - start_time) FROM bookings)`, answered from
+    the index `ix_bookings_duration`; it turns a time range into a short walk of the start_time
+    index instead of one from the first booking ever. Elsewhere it compiles to TRUE; the plain
+    comparisons beside it decide in either case (the bound never excludes a match)."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "starts_within_reach"
+
+    def __init__(self, moment: datetime) -> None:
+        super().__init__(Booking.start_time, literal(moment, UTCDateTime()))
+
+
+@compiles(starts_within_reach, "postgresql")
+def _starts_within_reach_postgresql(element: starts_within_reach, compiler: Any, **kw: Any) -> str:
+    start_time, moment = (compiler.process(c, **kw) for c in element.clauses)
+    longest = "SELECT coalesce(max(end_time - start_time), interval '0') FROM bookings"
+    return f"{start_time} >= CAST({moment} AS TIMESTAMP WITH TIME ZONE) - ({longest})"
+
+
+@compiles(starts_within_reach)
+def _starts_within_reach_default(element: starts_within_reach, compiler: Any, **kw: Any) -> str:
+    return "1 = 1"
 
 
 async def get(session: AsyncSession, *, booking_id: int) -> Booking:

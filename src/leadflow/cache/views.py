@@ -27,7 +27,14 @@ from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadflow.api.pagination import DEFAULT_LIMIT, Page, PageParams, fetch_page, next_link
+from leadflow.api.pagination import (
+    DEFAULT_LIMIT,
+    Page,
+    PageParams,
+    Total,
+    fetch_page,
+    next_link,
+)
 from leadflow.bookings import service as booking_service
 from leadflow.bookings.schemas import BookingOut
 from leadflow.cache.hybrid import Cache, Fetched
@@ -148,21 +155,24 @@ def _page_loader(query: Callable[[], Select[Any]], model: type[BaseModel]) -> Lo
         async with ctx.sessionmaker() as session:
             rows, total = await fetch_page(session, query(), _FIRST_PAGE)
         items = adapter.dump_json([model.model_validate(row) for row in rows])
-        body = b'{"items":%s,"total":%d,"limit":%d,"offset":0,%s' % (
+        body = b'{"items":%s,"total":%d,"total_exact":%s,"limit":%d,"offset":0,%s' % (
             items,
-            total,
+            total.value,
+            b"true" if total.exact else b"false",
             _FIRST_PAGE.limit,
             _NEXT_NULL,
         )
         # The total travels in front of the body: `next` is decided when the page is served.
-        return b"%d\n%s" % (total, body)
+        head = b"%d %d %d" % (total.value, total.exact, total.has_more)
+        return b"%s\n%s" % (head, body)
 
     return load
 
 
 def _finish_page(value: bytes, request: Request) -> bytes:
     head, _, body = value.partition(b"\n")
-    link = next_link(request, _FIRST_PAGE, int(head))
+    count, exact, more = (int(part) for part in head.split())
+    link = next_link(request, _FIRST_PAGE, Total(count, exact=bool(exact), has_more=bool(more)))
     if link is None:
         return body
     return body[: -len(_NEXT_NULL)] + b'"next":' + json.dumps(link).encode() + b"}"

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from leadflow.cli.config import console, load_settings
+from leadflow.cli.db import optimize_command, seed_command, stats_command
 from leadflow.cli.monitoring import check_frontend_command, monitoring_app
 from leadflow.cli.sync import sync_command, worker_command
 from leadflow.settings import Settings
@@ -25,6 +26,9 @@ app.command("worker")(worker_command)
 app.command("check-frontend")(check_frontend_command)
 db_app = typer.Typer(help="Database schema and maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+db_app.command("seed")(seed_command)
+db_app.command("optimize")(optimize_command)
+db_app.command("stats")(stats_command)
 gmail_app = typer.Typer(help="Gmail access.", no_args_is_help=True)
 app.add_typer(gmail_app, name="gmail")
 leads_app = typer.Typer(help="Leads.", no_args_is_help=True)

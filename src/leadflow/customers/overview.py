@@ -51,7 +51,7 @@ class CustomerOverview(BaseModel):
 async def _section(session: AsyncSession, stmt: Select[Any], model: type[M]) -> OverviewSection[M]:
     rows, total = await fetch_page(session, stmt, PageParams(limit=SECTION_SIZE, offset=0))
     return OverviewSection[model](  # type: ignore[valid-type]
-        items=[model.model_validate(row) for row in rows], total=total
+        items=[model.model_validate(row) for row in rows], total=total.value
     )
 
 

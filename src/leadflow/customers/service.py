@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.customers.schemas import CustomerCreate, CustomerSort, CustomerUpdate
-from leadflow.db import unicode_lower
+from leadflow.db import contains_folded
 from leadflow.errors import Conflict, NotFound, Unprocessable
 from leadflow.models import Booking, Customer, EmailThread, Lead
 from leadflow.models.locks import (
@@ -48,8 +48,9 @@ def list_query(*, search: str | None, sort: CustomerSort) -> Select[Customer]:
     if search and search.strip():
         term = search.strip().lower()
         like = f"%{_escape_like(term)}%"
+        # Case-folded on both databases; on PostgreSQL an ILIKE the trigram index serves.
         conditions: list[ColumnElement[bool]] = [
-            unicode_lower(Customer.name).like(like, escape="\\"),
+            contains_folded(Customer.name, literal(like)),
             Customer.email.like(like, escape="\\"),
             Customer.phone.like(like, escape="\\"),
         ]

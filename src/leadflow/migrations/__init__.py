@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic.config import Config
@@ -52,3 +53,18 @@ def head_revision() -> str | None:
 
 
 target_metadata = Base.metadata
+
+
+IncludeObject = Callable[[object, "str | None", str, bool, object], bool]
+
+
+def include_object_for(dialect: str) -> IncludeObject:
+    """An Alembic `include_object` that leaves out the indexes the models declare for another
+    database only (PostgreSQL's trigram indexes, when comparing a SQLite schema)."""
+
+    def include(obj: object, name: str | None, type_: str, reflected: bool, other: object) -> bool:
+        condition = getattr(obj, "_ddl_if", None) if type_ == "index" else None
+        only_for = getattr(condition, "dialect", None)
+        return only_for is None or only_for == dialect
+
+    return include

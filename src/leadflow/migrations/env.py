@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from leadflow.db import async_url
-from leadflow.migrations import target_metadata
+from leadflow.migrations import include_object_for, target_metadata
 
 
 def _configure_and_run(connection: Connection) -> None:
@@ -17,6 +17,7 @@ def _configure_and_run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object_for(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,6 +1,13 @@
 """The one shared models package: every table, enum and column type lives here."""
 
-from leadflow.models.base import NAMING_CONVENTION, Base, JSONType, UTCDateTime, utcnow
+from leadflow.models.base import (
+    NAMING_CONVENTION,
+    Base,
+    JSONType,
+    UTCDateTime,
+    indexes_for,
+    utcnow,
+)
 from leadflow.models.enums import (
     ACTIVE_BOOKING_STATUSES,
     OPEN_LEAD_STATUSES,
@@ -49,5 +56,6 @@ __all__ = [
     "UptimeEvent",
     "UptimeIncident",
     "UptimeMonitor",
+    "indexes_for",
     "utcnow",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, MetaData, func
+from sqlalchemy import JSON, DateTime, Index, MetaData, Table, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -47,6 +47,16 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 # JSON on SQLite, JSONB on PostgreSQL.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def indexes_for(table: Table, dialect: str) -> list[Index]:
+    """The table's indexes that exist on `dialect` (some are declared for one database only)."""
+    found = []
+    for index in sorted(table.indexes, key=lambda i: str(i.name)):
+        condition = getattr(index, "_ddl_if", None)
+        if condition is None or condition.dialect in (None, dialect):
+            found.append(index)
+    return found
 
 
 def utcnow() -> datetime:

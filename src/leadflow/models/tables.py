@@ -71,6 +71,21 @@ class Customer(Timestamps, Base):
     __table_args__ = (
         Index("ix_customers_email", "email", unique=True),
         Index("ix_customers_phone", "phone"),
+        # Sort orders of GET /api/customers, and the dashboard's active count (issue #10).
+        Index("ix_customers_name", "name"),
+        Index("ix_customers_created_at", "created_at"),
+        Index("ix_customers_last_contact_at", "last_contact_at"),
+        Index("ix_customers_status", "status"),
+        # Search (?q=) matches inside names, emails and phones: trigram indexes (PostgreSQL).
+        *(
+            Index(
+                f"ix_customers_{column}_trgm",
+                column,
+                postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"},
+            ).ddl_if(dialect="postgresql")
+            for column in ("name", "email", "phone")
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -99,8 +114,12 @@ class Lead(Timestamps, Base):
         Index("ix_leads_status", "status"),
         Index("ix_leads_customer_id", "customer_id"),
         Index("ix_leads_status_created_at", "status", "created_at"),
-        Index("ix_leads_received_at", "received_at"),
         Index("ix_leads_mailbox_id_gmail_thread_id", "mailbox_id", "gmail_thread_id"),
+        Index("ix_leads_source", "source"),
+        Index("ix_leads_needs_review", "needs_review"),
+        # Deleting a lead sets these references to NULL: without an index, each delete reads
+        # the whole table (issue #10: retention deletes thousands).
+        Index("ix_leads_duplicate_of_id", "duplicate_of_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -148,8 +167,6 @@ class EmailThread(Timestamps, Base):
         UniqueConstraint("mailbox_id", "gmail_thread_id"),
         Index("ix_email_threads_customer_id", "customer_id"),
         Index("ix_email_threads_is_matched", "is_matched"),
-        Index("ix_email_threads_last_message_at", "last_message_at"),
-        Index("ix_email_threads_customer_id_last_message_at", "customer_id", "last_message_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -215,6 +232,7 @@ class EmailIngestRun(Base):
     __tablename__ = "email_ingest_runs"
     __table_args__ = (
         Index("ix_email_ingest_runs_mailbox_id_started_at", "mailbox_id", "started_at"),
+        Index("ix_email_ingest_runs_started_at", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -241,6 +259,11 @@ class Booking(Timestamps, Base):
         Index("ix_bookings_customer_id", "customer_id"),
         Index("ix_bookings_start_time", "start_time"),
         Index("ix_bookings_team_start_time", "team", "start_time"),
+        # A customer's bookings in start order; the longest booking, which bounds a time
+        # range's walk along start_time (bookings.service.starts_within_reach) (issue #10).
+        Index("ix_bookings_customer_id_start_time", "customer_id", "start_time"),
+        Index("ix_bookings_lead_id", "lead_id"),
+        Index("ix_bookings_duration", text("(end_time - start_time)")).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -270,3 +293,37 @@ def normalise_team(team: str) -> str:
     API schema lower-cases too, and `Booking.team` applies it to any other ORM write.
     """
     return team.strip().lower()
+
+
+# Indexes in the lists' own order (newest first, undated last), so a page is read straight off
+# the index (issue #10). SQLite has no NULLS LAST in index definitions, but sorts NULLs first, so
+# plain DESC is the same order there. Declared after the classes: they use column expressions.
+def _newest_first(name: str, column: Any, *, leading: Any = None, **options: Any) -> None:
+    first = [leading] if leading is not None else []
+    Index(name, *first, column.desc().nulls_last(), **options).ddl_if(dialect="postgresql")
+    sqlite_options = {k: v for k, v in options.items() if k.startswith("sqlite_")}
+    Index(name, *first, column.desc(), **sqlite_options).ddl_if(dialect="sqlite")
+
+
+_newest_first(
+    "ix_leads_received_at", Lead.received_at, postgresql_include=["status", "duplicate_of_id"]
+)
+_newest_first("ix_email_threads_last_message_at", EmailThread.last_message_at)
+_newest_first(
+    "ix_email_threads_customer_id_last_message_at",
+    EmailThread.last_message_at,
+    leading=EmailThread.customer_id,
+)
+_newest_first("ix_leads_status_received_at", Lead.received_at, leading=Lead.status)
+# GET /api/customers sorts descending with empty values last: a backward scan of the ascending
+# index would put them first, so PostgreSQL gets these too (SQLite sorts a page of a small table).
+Index("ix_customers_name_desc", Customer.name.desc().nulls_last()).ddl_if(dialect="postgresql")
+Index("ix_customers_last_contact_at_desc", Customer.last_contact_at.desc().nulls_last()).ddl_if(
+    dialect="postgresql"
+)
+_newest_first(
+    "ix_email_threads_unmatched_last_message_at",
+    EmailThread.last_message_at,
+    postgresql_where=EmailThread.is_matched.is_(False),
+    sqlite_where=EmailThread.is_matched.is_(False),
+)

@@ -143,6 +143,7 @@ class SyncJob:
             ),
             batch_size=self.settings.sync_batch_size,
             client_stats=self._client_stats if self._client is not None else None,
+            analyze_after=self.settings.sync_analyze_after_batches,
             after_commit=self.observer.data_changed if self.observer is not None else None,
         )
 

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadflow.db import transaction
+from leadflow.db import analyze_tables, transaction
 from leadflow.mail.message import ParsedMessage
 from leadflow.mail.mime import parse_message
 from leadflow.models import Mailbox
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 _PARSE_IN_THREAD_BYTES = 512 * 1024
 
 ExtraWork = Callable[[AsyncSession], Awaitable[None]]
+# The tables a sync grows.
+GROWN_TABLES = ("email_messages", "email_threads", "leads", "customers")
 
 
 class MessageProcessor(Protocol):
@@ -132,9 +134,11 @@ class Pipeline:
     # batch is also committed once its text reaches this many characters.
     batch_chars: int = 16 * 1024 * 1024
     client_stats: Callable[[], tuple[int, int]] | None = None
+    analyze_after: int = 0  # PostgreSQL: ANALYZE after this many batches, then twice as many…
     # Called after a batch that stored or changed messages is committed (cache invalidation).
     after_commit: Callable[[], Awaitable[None]] | None = None
     _pending: list[ParsedMessage] = field(default_factory=list)
+    _committed: int = 0
     _pending_chars: int = 0
 
     async def add(self, items: Sequence[SourceItem]) -> None:
@@ -181,6 +185,20 @@ class Pipeline:
         changed = self.run.new > before_new or self.run.updated > before_updated
         if changed and self.after_commit is not None:
             await self.after_commit()
+        self._committed += 1
+        await self._refresh_statistics()
+
+    async def _refresh_statistics(self) -> None:
+        """A long sync grows the mail tables faster than their statistics follow (autovacuum
+        may be off or behind), and plans chosen for a small table slow the sync down. ANALYZE
+        them after `analyze_after` committed batches, then after 2×, 4× … as many: statistics
+        stay within a factor of two of the tables' size, at a logarithmic number of ANALYZEs."""
+        n = self.analyze_after
+        if n <= 0 or self._committed % n:
+            return
+        rounds = self._committed // n
+        if rounds & (rounds - 1) == 0:  # after n, 2n, 4n, 8n … batches
+            await analyze_tables(self.sessionmaker, GROWN_TABLES)
 
     async def _process(self, session: AsyncSession, stored: Sequence[StoredMessage]) -> None:
         for processor in self.processors:

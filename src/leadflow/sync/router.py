@@ -10,11 +10,11 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadflow.api.deps import SessionDep
-from leadflow.api.pagination import Page, PageDep, next_link
+from leadflow.api.pagination import Page, PageDep, fetch_page, next_link
 from leadflow.api.routing import make_router
 from leadflow.errors import Conflict, ServiceUnavailable, Unprocessable
 from leadflow.models import EmailIngestRun, IngestMode, IngestStatus, Mailbox
@@ -83,12 +83,11 @@ async def list_runs(
     )
     if mailbox:
         stmt = stmt.where(Mailbox.email == mailbox.strip().lower())
-    count = select(func.count()).select_from(stmt.order_by(None).subquery())
-    total = int((await session.execute(count)).scalar_one())
-    rows = (await session.execute(stmt.limit(page.limit).offset(page.offset))).all()
+    rows, total = await fetch_page(session, stmt, page, scalars=False)
     return Page[SyncRunOut](
         items=[_run_out(run, email) for run, email in rows],
-        total=total,
+        total=total.value,
+        total_exact=total.exact,
         limit=page.limit,
         offset=page.offset,
         next=next_link(request, page, total),
