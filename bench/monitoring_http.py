@@ -1,5 +1,6 @@
 """Issue #12 benchmarks: /health/live under load, /health/ready with the database blackholed,
-and the cost of the metrics middleware. Needs `wrk` (apt-get install -y wrk).
+and the cost of the metrics middleware (on a cached endpoint too: `/api/dashboard/stats`, served
+from the cache's memory tier). Needs `wrk` (apt-get install -y wrk).
 
     uv run python -m bench.monitoring_http live --duration 15 --connections 10,50
     uv run python -m bench.monitoring_http ready-blackholed --requests 50
@@ -190,7 +191,7 @@ def run_ready_blackholed(args: argparse.Namespace) -> None:
 
 def run_overhead(args: argparse.Namespace) -> None:
     database = _scratch_db()
-    paths = ["/health/live", "/api/customers?limit=1"]
+    paths = ["/health/live", "/api/dashboard/stats", "/api/customers?limit=1"]
     results: dict[tuple[str, str], list[dict[str, float]]] = {}
     for round_no in range(args.rounds):
         for variant in ("without", "with") if round_no % 2 == 0 else ("with", "without"):
@@ -266,7 +267,8 @@ async def _asgi_overhead(args: argparse.Namespace) -> None:
     else:
         print("control run: both apps keep the middleware; any difference is noise")
     await _bare_middleware_cost(args)
-    targets = [("/health/live", b""), ("/api/customers", b"limit=1")]
+    # /api/dashboard/stats is served from the cache (memory tier) after the first call.
+    targets = [("/health/live", b""), ("/api/dashboard/stats", b""), ("/api/customers", b"limit=1")]
     async with LifespanManager(apps["with"]), LifespanManager(apps["without"]):
         for path, query in targets:
             per_call: dict[str, list[float]] = {"with": [], "without": []}

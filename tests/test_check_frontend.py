@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.types import ASGIApp, Receive, Scope, Send
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from leadflow.api.app import create_app
 from leadflow.cli.main import app as cli
@@ -31,13 +31,15 @@ runner = CliRunner()
 
 
 @pytest.fixture
-async def data(session: AsyncSession) -> None:
+async def data(session: AsyncSession) -> int:
+    """A customer with a lead, a booking and a thread; its id."""
     customer = await make_customer(session)
     await make_lead(session, customer_id=customer.id)
     await make_booking(session, customer=customer, start=1, end=3)
     mailbox = await make_mailbox(session)
     await make_thread(session, mailbox=mailbox, customer_id=customer.id)
     await session.commit()
+    return customer.id
 
 
 @pytest.fixture
@@ -63,20 +65,51 @@ def test_a_parameter_takes_its_id_from_the_list_it_extends() -> None:
     assert collection_for("/api/threads/{thread_id}", "thread_id") == "/api/threads"
 
 
+def _check(base: str, *, max_latency_ms: float = 10_000) -> Result:
+    """Run the command; the latency limit is generous unless a test is about latency (the
+    first /openapi.json alone takes ~0.3 s here, more on a loaded machine)."""
+    return runner.invoke(
+        cli,
+        [
+            "check-frontend",
+            "--base-url",
+            base,
+            "--token",
+            API_TOKEN,
+            "--max-latency-ms",
+            str(max_latency_ms),
+        ],
+    )
+
+
+def _failure_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("FAIL ")]
+
+
 @pytest.mark.usefixtures("data", "cli_env")
 def test_it_passes_against_the_live_app(settings: Settings, engine: AsyncEngine) -> None:
     with serve_app(create_app(settings)) as base:
-        result = runner.invoke(cli, ["check-frontend", "--base-url", base, "--token", API_TOKEN])
+        result = _check(base)
     assert result.exit_code == 0, result.output
-    print(result.output)
     summary = result.output.strip().splitlines()[-1]
     checked = int(summary.split(" checked")[0])
     assert checked >= 15
     assert ", 0 failed" in summary
+    assert _failure_lines(result.output) == []
 
 
-@pytest.mark.usefixtures("data")
-async def test_every_get_route_is_called_and_writes_are_skipped(settings: Settings) -> None:
+@pytest.mark.usefixtures("data", "cli_env")
+def test_an_answer_slower_than_the_limit_fails(settings: Settings, engine: AsyncEngine) -> None:
+    with serve_app(create_app(settings)) as base:
+        result = _check(base, max_latency_ms=1)
+    assert result.exit_code == 1, result.output
+    slow = [line for line in _failure_lines(result.output) if "(limit 1)" in line]
+    assert slow, result.output
+
+
+async def test_every_get_route_is_called_and_writes_are_skipped(
+    settings: Settings, data: int
+) -> None:
     app = create_app(settings)
     from asgi_lifespan import LifespanManager
 
@@ -93,6 +126,8 @@ async def test_every_get_route_is_called_and_writes_are_skipped(settings: Settin
     gets = [r for r in rows if r.method == "GET" and r.outcome == OK]
     assert any(r.path.startswith("/api/customers/") and r.path.endswith("/bookings") for r in gets)
     assert any(r.path == "/api/uptime" for r in gets)
+    # The cache's endpoints: its stats, and the customer 360 view with an id from the list.
+    assert {"/api/cache/stats", f"/api/customers/{data}/overview"} <= {r.path for r in gets}
     writes = [r for r in rows if r.method in {"POST", "PATCH", "DELETE"}]
     assert writes
     assert all(r.outcome == SKIP for r in writes)
@@ -144,15 +179,19 @@ def broken(request: pytest.FixtureRequest, settings: Settings) -> Iterator[str]:
 
 @pytest.mark.usefixtures("data", "cli_env", "engine")
 @pytest.mark.parametrize(
-    ("broken", "problem"),
-    [(_Corrupting, "schema:"), (_Open, "without a token")],
+    ("broken", "failure"),
+    [
+        (_Corrupting, "FAIL GET /api/customers: schema: "),
+        (_Open, "FAIL GET /api/bookings (no token): answered 200 without a token (expected 401)"),
+    ],
     indirect=["broken"],
 )
-def test_it_fails_against_a_broken_app(broken: str, problem: str) -> None:
-    result = runner.invoke(cli, ["check-frontend", "--base-url", broken, "--token", API_TOKEN])
+def test_it_fails_against_a_broken_app(broken: str, failure: str) -> None:
+    result = _check(broken)
     assert result.exit_code == 1, result.output
-    assert "FAIL" in result.output
-    assert problem in result.output
+    # One line per failure, whole whatever the terminal's width (the table folds its cells).
+    (line,) = _failure_lines(result.output)
+    assert line.startswith(failure), result.output
 
 
 @pytest.mark.usefixtures("cli_env")

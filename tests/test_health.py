@@ -15,15 +15,25 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from leadflow.api.app import create_app
+from leadflow.cache.breaker import CircuitState
+from leadflow.cache.hybrid import Cache
 from leadflow.db import create_engine
 from leadflow.maintenance.schema import upgrade_database
 from leadflow.models import EmailIngestRun, IngestMode, IngestStatus, Mailbox, MailProvider
-from leadflow.monitoring.health.checks import HealthContext, checks_for, run_checks
-from leadflow.monitoring.health.report import Status
+from leadflow.monitoring.health.checks import (
+    Check,
+    HealthContext,
+    checks_for,
+    judge_cache,
+    run_checks,
+)
+from leadflow.monitoring.health.report import CheckResult, Status
 from leadflow.settings import Settings
+from tests.cache_helpers import cache_settings, open_cache, wait_until
 from tests.fakes.clock import EPOCH
-from tests.monitoring.blackhole import blackholed_port
-from tests.monitoring.fake_cache import HangingCache, ModelCache, SnapshotCache, snapshot
+from tests.monitoring.blackhole import blackholed_port, silent_server
+from tests.monitoring.cached_app import cached_app
+from tests.redis_server import RedisServer
 
 HEALTH_TYPE = "application/health+json"
 
@@ -32,6 +42,10 @@ async def _ready(app: FastAPI) -> httpx.Response:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         return await client.get("/health/ready")
+
+
+async def _value(value: object) -> object:
+    return value
 
 
 def _by_key(body: dict[str, Any], key: str) -> dict[str, Any]:
@@ -66,7 +80,7 @@ async def test_ready_passes_with_every_check_in_the_draft_format(
     assert database["observedValue"] >= 0
     assert database["status"] == "pass"
     assert "time" in database
-    assert _by_key(body, "cache:status")["output"] == "no cache configured"
+    assert _by_key(body, "cache:status")["output"] == "memory cache only (no Redis configured)"
     alias = await anon_client.get("/health")
     assert alias.status_code == 200
     assert set(alias.json()["checks"]) == expected
@@ -120,38 +134,121 @@ async def test_migrations_behind_head_fail_ready(tmp_path: Path) -> None:
     assert "leadflow db upgrade" in result.output
 
 
-def _cache_check(settings: Settings) -> Any:
+def _cache_check(settings: Settings) -> list[Check]:
     return [c for c in checks_for(settings) if c.key == "cache:status"]
 
 
-@pytest.mark.parametrize(
-    ("cache", "status"),
-    [
-        (SnapshotCache(snapshot(redis=True, circuit="closed")), Status.PASS),
-        (SnapshotCache(snapshot(redis=False, circuit="closed")), Status.PASS),
-        (SnapshotCache(snapshot(redis=True, circuit="open")), Status.WARN),
-        (SnapshotCache(snapshot(redis=True, circuit="half_open")), Status.WARN),
-        (ModelCache(snapshot(redis=True, circuit="open")), Status.WARN),
-        (ModelCache(snapshot(redis=True, circuit="closed")), Status.PASS),
-        (HangingCache(), Status.FAIL),
-    ],
-    ids=["redis", "memory-only", "fallback", "half-open", "model-open", "model-closed", "hanging"],
-)
-async def test_the_cache_check(
-    settings: Settings, engine: AsyncEngine, cache: Any, status: Status
+async def _cache_result(settings: Settings, engine: AsyncEngine, cache: Cache) -> CheckResult:
+    ctx = HealthContext(settings=settings, engine=engine, cache=cache)
+    (result,) = await run_checks(ctx, _cache_check(settings))
+    return result
+
+
+async def test_the_cache_check_passes_on_redis_with_its_round_trip_time(
+    settings: Settings, engine: AsyncEngine, redis_server: RedisServer
 ) -> None:
-    quick = settings.model_copy(update={"health_check_timeout": 0.2})
-    ctx = HealthContext(settings=quick, engine=engine, cache=cache)
-    (result,) = await run_checks(ctx, _cache_check(quick))
-    assert result.status is status
-    if status is Status.WARN:
-        assert result.output is not None
-        assert "memory cache" in result.output
+    async with open_cache(cache_settings(redis_server.url)) as cache:
+        assert await cache.get_or_set("k", lambda: _value("v"), 60) == "v"
+        result = await _cache_result(settings, engine, cache)
+        stats = cache.stats()
+    assert result.status is Status.PASS
+    assert stats.redis.latency.count >= 1
+    assert result.observed_value == stats.redis.latency.mean_ms
+    assert result.observed_unit == "ms"
+    assert result.output is None
 
 
-async def test_a_cache_on_fallback_warns_but_ready_still_answers_200(app: FastAPI) -> None:
-    app.state.cache = SnapshotCache(snapshot(redis=True, circuit="open"))
-    response = await _ready(app)
+async def test_the_cache_check_passes_without_redis(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    async with open_cache(cache_settings(None)) as cache:
+        await cache.get_or_set("k", lambda: _value("v"), 60)
+        result = await _cache_result(settings, engine, cache)
+    assert result.status is Status.PASS
+    assert result.output == "memory cache only (no Redis configured)"
+    assert result.observed_value is None
+
+
+async def test_the_cache_check_warns_on_the_memory_fallback_and_passes_once_redis_is_back(
+    settings: Settings, engine: AsyncEngine, redis_server: RedisServer
+) -> None:
+    async with open_cache(cache_settings(redis_server.url)) as cache:
+        redis_server.kill()
+        n = 0
+        while cache.stats().circuit.state is CircuitState.CLOSED:  # real failed operations
+            n += 1
+            assert await cache.get_or_set(f"k{n}", lambda n=n: _value(n), 60) == n
+        await cache.invalidate_tags("leads")  # a write Redis cannot hear now
+        warned = await _cache_result(settings, engine, cache)
+        redis_server.start()
+        await wait_until(lambda: cache.stats().circuit.state is CircuitState.CLOSED)
+        back = await _cache_result(settings, engine, cache)
+    assert warned.status is Status.WARN
+    assert warned.observed_value in {"open", "half_open"}
+    assert warned.output is not None
+    assert "serving from the memory cache" in warned.output
+    assert "1 invalidation(s) waiting to reach Redis" in warned.output
+    assert back.status is Status.PASS
+
+
+async def test_a_half_open_circuit_still_warns(
+    settings: Settings, engine: AsyncEngine, redis_server: RedisServer
+) -> None:
+    # Half-open lasts only while a probe's PING is in flight, which a real Redis never lets a
+    # test observe: the real stats of an open circuit, with the state moved on.
+    async with open_cache(cache_settings(redis_server.url)) as cache:
+        redis_server.kill()
+        await wait_until(lambda: cache.stats().circuit.state is not CircuitState.CLOSED)
+        stats = cache.stats()
+    half_open = stats.model_copy(
+        update={"circuit": stats.circuit.model_copy(update={"state": CircuitState.HALF_OPEN})}
+    )
+    (check,) = _cache_check(settings)
+    result = judge_cache(HealthContext(settings=settings, engine=engine), check, half_open)
+    assert result.status is Status.WARN
+    assert result.observed_value == "half_open"
+
+
+async def test_a_hanging_redis_is_answered_within_the_bound_and_then_warns(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    async with (
+        silent_server() as port,
+        cached_app(
+            settings,
+            f"redis://127.0.0.1:{port}/0",
+            subscribed=False,
+            health_check_timeout=0.3,
+            cache_probe_interval_seconds=60,  # the requests below are what give Redis up
+        ) as (app, client),
+    ):
+
+        async def ready() -> tuple[httpx.Response, float]:
+            started = time.perf_counter()
+            response = await client.get("/health/ready")
+            return response, time.perf_counter() - started
+
+        answers = []
+        for _ in range(4):  # each cached read waits for Redis until the circuit opens
+            answer, listed = await asyncio.gather(ready(), client.get("/api/leads"))
+            assert listed.status_code == 200
+            answers.append(answer)
+        answers.append(await ready())
+        assert app.state.cache.stats().circuit.state is not CircuitState.CLOSED
+    assert max(elapsed for _, elapsed in answers) < 1.0, answers
+    assert all(response.status_code == 200 for response, _ in answers)
+    last = _by_key(answers[-1][0].json(), "cache:status")
+    assert last["status"] == "warn"
+    assert "serving from the memory cache" in last["output"]
+
+
+async def test_a_cache_on_fallback_warns_but_ready_still_answers_200(
+    settings: Settings, engine: AsyncEngine, redis_server: RedisServer
+) -> None:
+    async with cached_app(settings, redis_server.url) as (app, client):
+        redis_server.kill()
+        await wait_until(lambda: app.state.cache.stats().circuit.state is not CircuitState.CLOSED)
+        response = await client.get("/health/ready")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "warn"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from leadflow.cache.breaker import CircuitState
+from leadflow.cache.stats import CacheStats
 from leadflow.models import (
     EmailIngestRun,
     IngestMode,
@@ -25,14 +28,17 @@ from leadflow.monitoring.metrics.gmail import (
     record_gmail_counters,
 )
 from leadflow.monitoring.metrics.router import render
+from leadflow.settings import Settings
 from leadflow.sync.gmail import GmailClient, GmailNotFound, GmailStats
+from tests.cache_helpers import wait_until
 from tests.fakes.clock import EPOCH, FakeClock
 from tests.fakes.fixtures import FAKE_GMAIL_BASE
 from tests.fakes.gmail import FakeMailbox
 from tests.fakes.gmail_tokens import IssuerTokens
-from tests.monitoring.fake_cache import SnapshotCache, snapshot
+from tests.monitoring.cached_app import cached_app
 from tests.monitoring.promtool import check_metrics
 from tests.monitoring.scrape import Samples, parse, value
+from tests.redis_server import RedisServer
 
 
 async def _scrape(client: httpx.AsyncClient) -> Samples:
@@ -132,27 +138,97 @@ async def test_sync_and_lead_figures_come_from_the_database(
     assert value(s, "leadflow_metrics_database_up") == 1
 
 
-async def test_cache_figures_grow_by_the_difference_between_snapshots(
-    app: FastAPI, client: httpx.AsyncClient
+_TIER_COUNTERS = ("hits", "misses", "sets", "errors", "fallbacks")
+
+
+def _cache_counts(stats: CacheStats) -> dict[str, float]:
+    """The cumulative figures /metrics exports, from a real `Cache.stats()`."""
+    counts: dict[str, float] = {}
+    for tier, figures in (("memory", stats.memory), ("redis", stats.redis)):
+        for name in _TIER_COUNTERS:
+            counts[f"leadflow_cache_{name}_total:{tier}"] = getattr(figures, name)
+    counts["leadflow_cache_loads_total"] = stats.loads
+    counts["leadflow_cache_circuit_opened_total"] = stats.circuit.opened_total
+    counts["leadflow_cache_redis_round_trips_total"] = stats.redis.latency.count
+    return counts
+
+
+def _scraped_counts(samples: Samples, keys: Iterable[str]) -> dict[str, float]:
+    counts: dict[str, float] = {}
+    for key in keys:
+        name, _, tier = key.partition(":")
+        counts[key] = value(samples, name, **({"tier": tier} if tier else {}))
+    return counts
+
+
+def _growth(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    return {key: after[key] - before[key] for key in after}
+
+
+async def test_cache_figures_are_the_real_caches_figures_per_tier(
+    settings: Settings, engine: AsyncEngine, redis_server: RedisServer
 ) -> None:
-    before = await _scrape(client)
-    cache = SnapshotCache(snapshot(redis=True, circuit="closed", hits=5))
-    app.state.cache = cache
-    first = await _scrape(client)
-    cache.snapshot = snapshot(redis=True, circuit="open", hits=8, fallbacks=4)
-    second = await _scrape(client)
-    hits, fallbacks, memory = (
-        "leadflow_cache_hits_total",
-        "leadflow_cache_fallbacks_total",
-        {"tier": "memory"},
+    async with (
+        cached_app(settings, redis_server.url) as (app_a, client_a),
+        cached_app(settings, redis_server.url) as (app_b, client_b),
+    ):
+        caches = (app_a.state.cache, app_b.state.cache)
+        # A scrape samples the app it reaches; both apps share this process's counters.
+        await _scrape(client_b)
+        before = await _scrape(client_a)
+        before_stats = [c.stats() for c in caches]
+        served = [
+            (await client_a.get("/api/leads")).headers["X-Cache"],  # A loads: Redis miss
+            (await client_a.get("/api/leads")).headers["X-Cache"],  # A's near copy
+            (await client_b.get("/api/leads")).headers["X-Cache"],  # B finds A's value in Redis
+            (await client_b.get("/api/leads")).headers["X-Cache"],  # B's near copy
+        ]
+        await _scrape(client_b)
+        after = await _scrape(client_a)
+        after_stats = [c.stats() for c in caches]
+    assert served == ["miss", "hit", "hit", "hit"]
+    expected = {key: 0.0 for key in _cache_counts(before_stats[0])}
+    for old, new in zip(before_stats, after_stats, strict=True):
+        for key, grown in _growth(_cache_counts(new), _cache_counts(old)).items():
+            expected[key] += grown
+    scraped = _growth(_scraped_counts(after, expected), _scraped_counts(before, expected))
+    assert scraped == expected
+    assert expected["leadflow_cache_hits_total:memory"] == 2
+    assert expected["leadflow_cache_hits_total:redis"] == 1
+    assert expected["leadflow_cache_loads_total"] == 1
+    assert expected["leadflow_cache_redis_round_trips_total"] >= 3
+    round_trip_seconds = "leadflow_cache_redis_round_trip_seconds_total"
+    assert value(after, round_trip_seconds) > value(before, round_trip_seconds)
+
+
+async def test_the_circuit_state_is_the_real_breakers(
+    settings: Settings, engine: AsyncEngine, redis_server: RedisServer
+) -> None:
+    async with cached_app(settings, redis_server.url) as (app, client):
+        cache = app.state.cache
+        closed = await _scrape(client)
+        redis_server.kill()
+        await wait_until(lambda: cache.stats().circuit.state is not CircuitState.CLOSED)
+        assert (await client.get("/api/leads")).status_code == 200
+        opened = await _scrape(client)
+        state = cache.stats().circuit.state
+        redis_server.start()
+        await wait_until(lambda: cache.stats().circuit.state is CircuitState.CLOSED)
+        back = await _scrape(client)
+    circuit = "leadflow_cache_circuit_state"
+    assert value(closed, circuit, state="closed") == 1
+    assert value(closed, circuit, state="open") == 0
+    assert value(opened, circuit, state=state.value) == 1
+    assert value(opened, circuit, state="closed") == 0
+    assert value(back, circuit, state="closed") == 1
+    assert value(back, circuit, state="open") == value(back, circuit, state="half_open") == 0
+    opened_total = "leadflow_cache_circuit_opened_total"
+    assert value(opened, opened_total) - value(closed, opened_total) == 1
+    fallbacks = "leadflow_cache_fallbacks_total"
+    assert value(opened, fallbacks, tier="memory") + value(opened, fallbacks, tier="redis") > (
+        value(closed, fallbacks, tier="memory") + value(closed, fallbacks, tier="redis")
     )
-    assert value(first, hits, **memory) - value(before, hits, **memory) == 5
-    assert value(second, hits, **memory) - value(before, hits, **memory) == 8
-    assert value(second, fallbacks, **memory) - value(before, fallbacks, **memory) == 4
-    assert value(first, "leadflow_cache_circuit_state", state="closed") == 1
-    assert value(second, "leadflow_cache_circuit_state", state="open") == 1
-    assert value(second, "leadflow_cache_circuit_state", state="closed") == 0
-    assert value(second, "leadflow_cache_memory_items") == 7
+    assert value(back, "leadflow_cache_memory_items") == cache.stats().memory.size
 
 
 async def test_process_and_pool_figures_are_present(client: httpx.AsyncClient) -> None:
@@ -178,9 +254,8 @@ async def test_the_metrics_token_guards_metrics(
 
 
 async def test_the_output_passes_promtool_after_traffic(
-    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession
+    settings: Settings, engine: AsyncEngine, session: AsyncSession, redis_server: RedisServer
 ) -> None:
-    app.state.cache = SnapshotCache(snapshot(hits=3))
     mailbox = Mailbox(email="info@rendetalje.dk", provider=MailProvider.GMAIL)
     session.add(mailbox)
     await session.flush()
@@ -190,12 +265,20 @@ async def test_the_output_passes_promtool_after_traffic(
     session.add(Lead(source="website"))
     await session.commit()
     record_gmail_counters(GmailStats(api_calls=3, units_used=15, throttled=1))
-    await client.get("/api/leads")
-    await client.get("/health/ready")
-    response = await client.get("/metrics")
+    async with cached_app(settings, redis_server.url) as (_, client):
+        for _ in range(2):  # a miss, then a hit: every cache family has samples
+            await client.get("/api/leads")
+        created = await client.post("/api/customers", json={"name": "Promtool"})
+        assert created.status_code == 201, created.text
+        await client.get("/health/ready")
+        response = await client.get("/metrics")
     result = check_metrics(response.text)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "leadflow_gmail_quota_units_total" in response.text
+    samples = parse(response.text)
+    assert value(samples, "leadflow_cache_hits_total", tier="memory") >= 1
+    assert value(samples, "leadflow_cache_redis_round_trips_total") >= 1
+    assert value(samples, "leadflow_cache_invalidations_total", origin="local") >= 1
 
 
 @pytest.mark.parametrize(

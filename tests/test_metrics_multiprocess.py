@@ -1,4 +1,5 @@
-"""`leadflow serve --workers 2`: every worker's /metrics answers with the figures of both."""
+"""`leadflow serve --workers 2`: every worker's /metrics answers with the figures of both —
+HTTP counters, and the figures of each worker's own cache (on a Redis of the test's own)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ import pytest
 from leadflow.maintenance.schema import upgrade_database
 from leadflow.settings import Settings
 from tests.monitoring.promtool import check_metrics
-from tests.monitoring.scrape import parse, value
+from tests.monitoring.scrape import Samples, parse, value
+from tests.redis_server import RedisServer
 
 TOKEN = "multiprocess-token-1"
 
@@ -31,7 +33,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def served(tmp_path: Path, redis_server: RedisServer) -> Iterator[tuple[str, Path]]:
     database = f"sqlite:///{tmp_path / 'mp.db'}"
     asyncio.run(upgrade_database(Settings(_env_file=None, database_url=database)))  # type: ignore[call-arg]
     metrics_dir = tmp_path / "metrics"
@@ -42,6 +44,10 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         "LEADFLOW_API_TOKEN": TOKEN,
         "LEADFLOW_METRICS_DIR": str(metrics_dir),
         "LEADFLOW_LOG_LEVEL": "WARNING",
+        "LEADFLOW_REDIS_URL": redis_server.url,
+        # Every load is then a request's miss: the figures below can be counted exactly.
+        "LEADFLOW_CACHE_WARM": "false",
+        "LEADFLOW_METRICS_SAMPLE_INTERVAL_SECONDS": "0.2",
     }
     env.pop("LEADFLOW_GMAIL_CREDENTIALS", None)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
@@ -103,3 +109,83 @@ def test_two_workers_report_one_sum(served: tuple[str, Path]) -> None:
         assert live == sent + 1  # and the readiness probe of the fixture
         result = check_metrics(text)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _fresh(base: str) -> httpx.Client:
+    """A client that opens a new connection per request, so both workers get some."""
+    return httpx.Client(
+        base_url=base,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
+
+
+def _cache_figures(samples: Samples) -> tuple[float, float, float]:
+    """(hits in any tier, loads, cached-route requests) as /metrics sums them."""
+    hits = sum(
+        value(samples, "leadflow_cache_hits_total", tier=tier) for tier in ("memory", "redis")
+    )
+    requests = value(
+        samples, "leadflow_http_requests_total", route="/api/customers", method="GET", status="200"
+    )
+    return hits, value(samples, "leadflow_cache_loads_total"), requests
+
+
+@pytest.mark.slow
+def test_each_workers_cache_adds_up_in_every_workers_metrics(served: tuple[str, Path]) -> None:
+    base, _ = served
+    answers = []
+    with _fresh(base) as client:
+        for _ in range(60):
+            response = client.get("/api/customers")
+            assert response.status_code == 200
+            answers.append(response.headers["X-Cache"])
+        workers: dict[int, dict[str, object]] = {}
+        deadline = time.monotonic() + 30
+        while len(workers) < 2:  # each worker answers its own /api/cache/stats
+            assert time.monotonic() < deadline, f"only {set(workers)} answered"
+            stats = client.get("/api/cache/stats").json()
+            workers[stats["pid"]] = stats
+    hits, misses = answers.count("hit"), answers.count("miss")
+    # Sequential reads: a hit is one tier's hit, a miss is one load, in the worker that answered.
+    by_workers = (
+        sum(w["memory"]["hits"] + w["redis"]["hits"] for w in workers.values()),  # type: ignore[index]
+        sum(w["loads"] for w in workers.values()),  # type: ignore[misc]
+    )
+    assert by_workers == (hits, misses)
+    # One kept-alive connection scrapes one worker only: the other worker's figures get there
+    # because each worker samples itself while idle too.
+    deadline = time.monotonic() + 30
+    with httpx.Client(base_url=base) as scraper:
+        while True:
+            text = scraper.get("/metrics").text
+            figures = _cache_figures(parse(text))
+            if figures == (hits, misses, len(answers)) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    assert figures == (hits, misses, len(answers))
+    result = check_metrics(text)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_a_killed_workers_live_gauges_stop_counting(served: tuple[str, Path]) -> None:
+    base, metrics_dir = served
+    pids: set[int] = set()
+    deadline = time.monotonic() + 30
+    with _fresh(base) as client:
+        while len(pids) < 2:
+            assert time.monotonic() < deadline, f"only {pids} answered"
+            pids.add(client.get("/api/cache/stats").json()["pid"])
+    victim = min(pids)
+
+    def files(kind: str) -> list[Path]:
+        return list(metrics_dir.glob(f"{kind}*_{victim}.db"))
+
+    assert files("gauge_live"), "the worker wrote no live gauges"
+    os.kill(victim, signal.SIGKILL)  # no shutdown: it cannot mark itself dead
+    deadline = time.monotonic() + 30
+    while files("gauge_live"):
+        assert time.monotonic() < deadline, "the killed worker's live gauges stayed"
+        time.sleep(0.1)
+    assert files("counter"), "its counters must stay (they may not go backwards)"

@@ -188,6 +188,13 @@ class Settings(BaseSettings):
         "processes that report metrics (serve workers, `leadflow worker`); "
         "`serve --workers N` uses a fresh temporary one when unset.",
     )
+    metrics_sample_interval_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="In multiprocess mode, how often each process copies its cache, pool and "
+        "process readings into the shared metrics files: a scrape shows the other workers' "
+        "figures at most this old.",
+    )
     webhook_secret: SecretStr | None = Field(
         None,
         description="Token UptimeRobot's web-hook must send (`?token=` or `X-Webhook-Token`); "

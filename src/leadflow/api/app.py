@@ -19,6 +19,7 @@ from leadflow.cache.warming import Warmer
 from leadflow.db import create_engine, create_sessionmaker
 from leadflow.errors import install_error_handlers
 from leadflow.monitoring.metrics.instruments import mark_this_process_dead
+from leadflow.monitoring.metrics.sampler import SamplingLoop
 from leadflow.monitoring.wiring import install_monitoring
 from leadflow.settings import Settings
 
@@ -85,6 +86,10 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
             warmer.schedule()
         app.state.cache_warmer = warmer
         app.state.sync_observer = CacheSyncObserver(cache, warmer)
+        sampling = SamplingLoop(
+            app.state.metrics_sampler, app.state, interval=settings.metrics_sample_interval_seconds
+        )
+        sampling.start()
         stop = asyncio.Event()
         loop_task: asyncio.Task[None] | None = None
         if background_sync and gmail_configured(settings):
@@ -105,6 +110,7 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
             await stop_sync_tasks(app)
             if warmer is not None:
                 await warmer.close()
+            await sampling.stop()  # this process's last figures, while cache and pool are open
             await cache.close()
             await engine.dispose()
             mark_this_process_dead()
@@ -118,6 +124,8 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
     app.state.settings = settings
     app.router.route_class = RetryingRoute
     install_error_handlers(app)
+    # Added before monitoring's middleware, so it runs inside it: a write's recorded latency
+    # includes its invalidation, and the cache's log lines carry the request id.
     app.add_middleware(InvalidateOnWrite)
     app.include_router(api_router())
     install_monitoring(app)

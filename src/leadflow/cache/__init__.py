@@ -21,13 +21,12 @@ it as JSON) of the process's counters since start:
   `consecutive_failures`, `opened_total`.
 - `loads`, `single_flight_joined`, `lock_waits`, `invalidations` (`local`, `remote`, `pending`).
 
-For Prometheus, `CacheStats.metrics()` gives the same figures as metric families (name, type,
-help, samples) ready for a custom collector: counters `leadflow_cache_{hits,misses,sets,errors,
-fallbacks}_total{tier="memory"|"redis"}`, `leadflow_cache_circuit_opened_total`,
-`leadflow_cache_loads_total`, `leadflow_cache_memory_evictions_total`,
-`leadflow_cache_invalidations_total{origin="local"|"remote"}`; gauges
-`leadflow_cache_circuit_state{state=...}` (1 for the current state),
-`leadflow_cache_circuit_state_seconds`, `leadflow_cache_memory_items`; summary
-`leadflow_cache_redis_latency_seconds` (`_count`, `_sum`). Each `serve` worker has its own
-cache, so each reports its own figures.
+/metrics exports these figures (`leadflow.monitoring.metrics.cache` copies them into
+prometheus-client instruments, so that `serve --workers N` adds the workers up): counters
+`leadflow_cache_{hits,misses,sets,errors,fallbacks}_total{tier="memory"|"redis"}`,
+`leadflow_cache_circuit_opened_total`, `leadflow_cache_loads_total`,
+`leadflow_cache_memory_evictions_total`, `leadflow_cache_invalidations_total{origin="local"|
+"remote"}`, `leadflow_cache_redis_round_trips_total` and `..._round_trip_seconds_total`; gauges
+`leadflow_cache_circuit_state{state=...}` (1 for the current state) and
+`leadflow_cache_memory_items`.
 """

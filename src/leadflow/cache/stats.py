@@ -1,4 +1,4 @@
-"""What the cache counts, and the snapshot `Cache.stats()` returns (also as Prometheus families).
+"""What the cache counts, and the snapshot `Cache.stats()` returns.
 
 Counters only grow for the life of the process; gauges (sizes, circuit state) are read when the
 snapshot is taken. Every `serve` worker has its own cache and so its own figures.
@@ -135,10 +135,6 @@ class CacheStats(BaseModel):
     lock_waits: int = Field(description="Misses that waited for another process's load.")
     invalidations: InvalidationStats
 
-    def metrics(self) -> list[MetricFamily]:
-        """The snapshot as Prometheus metric families (see the package docstring for names)."""
-        return prometheus_families(self)
-
 
 def snapshot(
     c: Counters,
@@ -182,93 +178,3 @@ def snapshot(
             local=c.invalidations_local, remote=c.invalidations_remote, pending=pending
         ),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class MetricFamily:
-    """One Prometheus metric: `samples` are (sample name, labels, value)."""
-
-    name: str
-    type: str  # counter | gauge | summary
-    help: str
-    samples: list[tuple[str, dict[str, str], float]]
-
-
-def prometheus_families(stats: CacheStats) -> list[MetricFamily]:
-    def per_tier(name: str, attr: str, help_text: str) -> MetricFamily:
-        return MetricFamily(
-            f"leadflow_cache_{name}",
-            "counter",
-            help_text,
-            [
-                (f"leadflow_cache_{name}_total", {"tier": tier}, float(getattr(tier_stats, attr)))
-                for tier, tier_stats in (("memory", stats.memory), ("redis", stats.redis))
-            ],
-        )
-
-    def single(name: str, kind: str, help_text: str, value: float) -> MetricFamily:
-        sample = f"leadflow_cache_{name}_total" if kind == "counter" else f"leadflow_cache_{name}"
-        return MetricFamily(f"leadflow_cache_{name}", kind, help_text, [(sample, {}, value)])
-
-    latency = stats.redis.latency
-    return [
-        per_tier("hits", "hits", "Cache reads answered, by tier."),
-        per_tier("misses", "misses", "Cache reads a tier did not hold, by tier."),
-        per_tier("sets", "sets", "Values written, by tier."),
-        per_tier("errors", "errors", "Failed or timed-out operations, by tier."),
-        per_tier("fallbacks", "fallbacks", "Operations served by memory because Redis was away."),
-        MetricFamily(
-            "leadflow_cache_circuit_state",
-            "gauge",
-            "1 for the Redis circuit's current state, 0 for the others.",
-            [
-                (
-                    "leadflow_cache_circuit_state",
-                    {"state": s.value},
-                    float(s == stats.circuit.state),
-                )
-                for s in CircuitState
-            ],
-        ),
-        single(
-            "circuit_state_seconds",
-            "gauge",
-            "Seconds the Redis circuit has been in its current state.",
-            stats.circuit.seconds_in_state,
-        ),
-        single(
-            "circuit_opened",
-            "counter",
-            "Times the Redis circuit opened.",
-            float(stats.circuit.opened_total),
-        ),
-        MetricFamily(
-            "leadflow_cache_redis_latency_seconds",
-            "summary",
-            "Redis round-trip time of cache operations.",
-            [
-                ("leadflow_cache_redis_latency_seconds_count", {}, float(latency.count)),
-                ("leadflow_cache_redis_latency_seconds_sum", {}, latency.seconds_total),
-            ],
-        ),
-        single("memory_items", "gauge", "Entries in the memory tier.", float(stats.memory.size)),
-        single(
-            "memory_evictions",
-            "counter",
-            "Memory entries pushed out by the LRU bound.",
-            float(stats.memory.evictions),
-        ),
-        single("loads", "counter", "Misses computed by this process.", float(stats.loads)),
-        MetricFamily(
-            "leadflow_cache_invalidations",
-            "counter",
-            "Invalidations made here (local) and received from other processes (remote).",
-            [
-                ("leadflow_cache_invalidations_total", {"origin": origin}, float(count))
-                for origin, count in (
-                    ("local", stats.invalidations.local),
-                    ("remote", stats.invalidations.remote),
-                )
-            ],
-        ),
-    ]

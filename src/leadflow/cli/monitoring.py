@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import httpx
 import typer
@@ -19,6 +19,9 @@ from leadflow.logs import SecretMasker, configure_logging, request_context, sett
 from leadflow.monitoring.outgoing import tag_outgoing
 from leadflow.monitoring.uptimerobot.client import UptimeRobotClient, UptimeRobotError
 from leadflow.settings import Settings
+
+if TYPE_CHECKING:
+    from leadflow.monitoring.frontend_check.runner import Row
 
 T = TypeVar("T")
 
@@ -161,6 +164,16 @@ def check_frontend_command(
 
     with request_context():
         rows = asyncio.run(work())
+    _print_rows(rows)
+    if any(row.outcome == FAIL for row in rows):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _print_rows(rows: list[Row]) -> None:
+    """The table, then each failure on one unbroken line (the table folds long cells to the
+    terminal's width, which splits a problem across lines where nobody can grep it)."""
+    from leadflow.monitoring.frontend_check.runner import FAIL, SKIP
+
     table = Table("method", "path", "result", "status", "ms")
     table.columns[1].overflow = "fold"
     table.add_column("problem", overflow="fold")
@@ -168,10 +181,11 @@ def check_frontend_command(
         millis = f"{row.millis:.1f}" if row.millis is not None else ""
         table.add_row(row.method, row.path, row.outcome, str(row.status or ""), millis, row.problem)
     console.print(table, soft_wrap=True)
-    failed = sum(1 for row in rows if row.outcome == FAIL)
-    checked = sum(1 for row in rows if row.outcome != "skip")
+    failures = [row for row in rows if row.outcome == FAIL]
+    for row in failures:
+        line = f"FAIL {row.method} {row.path}: {row.problem}"
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    checked = sum(1 for row in rows if row.outcome != SKIP)
     console.print(
-        f"{checked} checked, {failed} failed, {len(rows) - checked} skipped", markup=False
+        f"{checked} checked, {len(failures)} failed, {len(rows) - checked} skipped", markup=False
     )
-    if failed:
-        raise typer.Exit(EXIT_FAILED)

@@ -20,10 +20,12 @@ from pathlib import Path
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from leadflow.cache.breaker import CircuitState
+from leadflow.cache.hybrid import Cache
+from leadflow.cache.stats import CacheStats
 from leadflow.db import sqlite_file
 from leadflow.migrations import current_revision, head_revision
 from leadflow.models import EmailIngestRun, IngestStatus, Mailbox, utcnow
-from leadflow.monitoring.cache_stats import CacheStatsSource, read_snapshot
 from leadflow.monitoring.health.report import CheckResult, Status
 from leadflow.settings import Settings
 
@@ -34,7 +36,7 @@ STALE_INTERVALS = 3
 class HealthContext:
     settings: Settings
     engine: AsyncEngine
-    cache: CacheStatsSource | None = None
+    cache: Cache | None = None
     now: Callable[[], datetime] = field(default=utcnow)
 
 
@@ -86,23 +88,31 @@ async def _migrations(ctx: HealthContext, check: Check) -> CheckResult:
 
 async def _cache(ctx: HealthContext, check: Check) -> CheckResult:
     if ctx.cache is None:
-        return check.result(ctx, Status.PASS, output="no cache configured")
-    snapshot = await read_snapshot(ctx.cache)
-    if not snapshot.redis_configured:
+        return check.result(ctx, Status.PASS, output="no cache in this process")
+    return judge_cache(ctx, check, ctx.cache.stats())
+
+
+def judge_cache(ctx: HealthContext, check: Check, stats: CacheStats) -> CheckResult:
+    """Pass on Redis or without Redis; warn while Redis is configured but given up (the
+    circuit open, or half-open while a probe runs): requests are served from memory."""
+    if not stats.redis.configured:
         return check.result(ctx, Status.PASS, output="memory cache only (no Redis configured)")
-    if snapshot.on_fallback:
+    circuit = stats.circuit
+    if circuit.state is not CircuitState.CLOSED:
+        pending = stats.invalidations.pending
+        waiting = f"; {pending} invalidation(s) waiting to reach Redis" if pending else ""
         return check.result(
             ctx,
             Status.WARN,
-            observed_value=snapshot.circuit_state,
-            output=f"Redis unreachable: serving from the memory cache (circuit "
-            f"{snapshot.circuit_state} for {snapshot.seconds_in_state:.0f} s)",
+            observed_value=circuit.state.value,
+            output=f"Redis unreachable for {circuit.seconds_unavailable:.0f} s: serving from "
+            f"the memory cache (circuit {circuit.state.value}){waiting}",
         )
-    latency = snapshot.redis_latency_seconds
+    latency = stats.redis.latency.mean_ms
     return check.result(
         ctx,
         Status.PASS,
-        observed_value=round(latency * 1000, 2) if latency is not None else None,
+        observed_value=latency,
         observed_unit="ms" if latency is not None else None,
     )
 

@@ -15,8 +15,7 @@ from fastapi.routing import iter_route_contexts
 from prometheus_client.metrics import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from leadflow.monitoring.metrics.instruments import Metrics, get_metrics, multiprocess_dir
-from leadflow.monitoring.metrics.sampler import Sampler
+from leadflow.monitoring.metrics.instruments import Metrics, get_metrics
 
 UNMATCHED = "<unmatched>"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -64,7 +63,6 @@ class MetricsMiddleware:
         self.metrics = metrics or get_metrics()
         self._counters: dict[tuple[str, str, int], Counter] = {}
         self._histograms: dict[tuple[str, str], Histogram] = {}
-        self._multiprocess = multiprocess_dir() is not None
         self._templates = RouteTemplates()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -86,8 +84,6 @@ class MetricsMiddleware:
             elapsed = time.perf_counter() - started
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
             self._observe(self._templates.template(scope), method, status, elapsed)
-        if self._multiprocess:
-            await self._maybe_sample(scope)
 
     def _observe(self, route: str, method: str, status: int, elapsed: float) -> None:
         counter = self._counters.get((route, method, status))
@@ -100,9 +96,3 @@ class MetricsMiddleware:
             self._histograms[(route, method)] = histogram
         counter.inc()
         histogram.observe(elapsed)
-
-    async def _maybe_sample(self, scope: Scope) -> None:
-        app: Any = scope.get("app")
-        sampler: Sampler | None = getattr(getattr(app, "state", None), "metrics_sampler", None)
-        if sampler is not None and sampler.due():
-            await sampler.sample(app.state)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 
 from prometheus_client import (
     CollectorRegistry,
@@ -21,7 +22,7 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
-from leadflow.monitoring.metrics.multiproc import MULTIPROC_ENV
+from leadflow.monitoring.metrics.multiproc import MULTIPROC_ENV, dead_process_ids
 
 LATENCY_BUCKETS = (
     0.001,
@@ -38,6 +39,16 @@ LATENCY_BUCKETS = (
     5.0,
     10.0,
 )
+
+
+CACHE_TIER_COUNTERS = {
+    "hits": "Cache reads answered, by tier (memory, redis).",
+    "misses": "Cache reads a tier did not hold, by tier.",
+    "sets": "Values written to the cache, by tier.",
+    "errors": "Cache operations that failed or timed out, by tier (memory never fails).",
+    "fallbacks": "memory: reads it answered because Redis was unavailable; redis: operations "
+    "that skipped or failed on Redis and were served by memory instead.",
+}
 
 
 def multiprocess_dir() -> str | None:
@@ -64,17 +75,43 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        # Named as the cache package names them, one counter per kind of operation.
+        # The cache's figures (`Cache.stats()`, copied in by `metrics/cache.py`).
         self.cache_counters = {
-            name: Counter(
-                f"leadflow_cache_{name}",
-                f"Cache {name} by tier (memory, redis); fallbacks: operations served by "
-                "memory because Redis was away.",
-                ["tier"],
-                registry=r,
-            )
-            for name in ("hits", "misses", "sets", "errors", "fallbacks")
+            name: Counter(f"leadflow_cache_{name}", help_text, ["tier"], registry=r)
+            for name, help_text in CACHE_TIER_COUNTERS.items()
         }
+        self.cache_circuit_opened = Counter(
+            "leadflow_cache_circuit_opened",
+            "Times the Redis circuit opened (Redis given up for the memory fallback).",
+            registry=r,
+        )
+        self.cache_loads = Counter(
+            "leadflow_cache_loads",
+            "Cache misses computed by a loader (the database was read).",
+            registry=r,
+        )
+        self.cache_memory_evictions = Counter(
+            "leadflow_cache_memory_evictions",
+            "Memory entries pushed out by the LRU bound (LEADFLOW_CACHE_MEMORY_MAX_ITEMS).",
+            registry=r,
+        )
+        self.cache_invalidations = Counter(
+            "leadflow_cache_invalidations",
+            "Cache invalidations made by this process (local) and heard from others (remote).",
+            ["origin"],
+            registry=r,
+        )
+        self.cache_redis_round_trips = Counter(
+            "leadflow_cache_redis_round_trips",
+            "Redis round trips of cache operations that answered (failures count as errors).",
+            registry=r,
+        )
+        self.cache_redis_round_trip_seconds = Counter(
+            "leadflow_cache_redis_round_trip_seconds",
+            "Time those round trips took; divided by leadflow_cache_redis_round_trips_total, "
+            "the mean Redis latency.",
+            registry=r,
+        )
         self.cache_circuit_state = Gauge(
             "leadflow_cache_circuit_state",
             "1 for the Redis circuit's current state (closed, open, half_open); "
@@ -166,3 +203,15 @@ def mark_this_process_dead() -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+def forget_dead_processes() -> None:
+    """Drop the live gauges of processes that died without saying so (a killed worker), so its
+    last circuit state or pool size stops counting; its counters stay, they must not go back."""
+    directory = multiprocess_dir()
+    if directory is None:
+        return
+    from prometheus_client import multiprocess
+
+    for pid in dead_process_ids(Path(directory), pattern="gauge_live*.db"):
+        multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]

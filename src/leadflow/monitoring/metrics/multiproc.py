@@ -29,12 +29,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def dead_process_ids(directory: Path, *, pattern: str = "*.db") -> set[int]:
+    """The processes that wrote files matching `pattern` in `directory` and are gone."""
+    pids = set()
+    for path in directory.glob(pattern):
+        match = _FILE_PID.search(path.name)
+        if match:
+            pids.add(int(match.group(1)))
+    return {pid for pid in pids if not _alive(pid)}
+
+
 def remove_dead_process_files(directory: Path) -> int:
     """Delete the files of processes that are gone (a previous run); return how many."""
     removed = 0
+    dead = dead_process_ids(directory)
     for path in directory.glob("*.db"):
         match = _FILE_PID.search(path.name)
-        if match and not _alive(int(match.group(1))):
+        if match and int(match.group(1)) in dead:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
                 removed += 1

@@ -78,6 +78,6 @@ def render(figures: DatabaseFigures) -> bytes:
 async def metrics(request: Request) -> Response:
     _check_token(request)
     sampler: Sampler = request.app.state.metrics_sampler
-    await sampler.sample(request.app.state)
+    sampler.sample(request.app.state)
     figures = await _database_figures(request)
     return Response(render(figures), media_type=CONTENT_TYPE_PLAIN_0_0_4)

@@ -1,81 +1,49 @@
-"""Copy readings that live elsewhere (cache stats, pool, /proc) into the instruments.
+"""Copy readings that live elsewhere (the cache's stats, the pool, /proc) into the instruments.
 
-A scrape samples the answering process first. In multiprocess mode the other workers sample
-after a request when their last sample is older than `min_interval`, so their figures are at
-most that old (or from their last request, for an idle worker).
+A scrape samples the answering process first. In multiprocess mode (`serve --workers N`) each
+process also samples itself every LEADFLOW_METRICS_SAMPLE_INTERVAL_SECONDS, busy or idle, and
+once more as it stops, so a scrape shows the other workers' figures at most that old — an idle
+worker's open circuit or its last requests' cache hits included. A worker that was killed (no
+chance to say it stopped) has its live gauges dropped by the others' next sample.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import time
-from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import ProcessCollector
 
-from leadflow.monitoring.cache_stats import CIRCUIT_STATES, COUNTERS, read_snapshot
-from leadflow.monitoring.metrics.instruments import Metrics
+from leadflow.monitoring.metrics.cache import CacheSampler
+from leadflow.monitoring.metrics.instruments import (
+    Metrics,
+    forget_dead_processes,
+    multiprocess_dir,
+)
 
 log = logging.getLogger(__name__)
-
-CACHE_STATS_TIMEOUT = 0.5
 
 
 class Sampler:
     """Per app: remembers the last cumulative readings so counters grow by the difference."""
 
-    def __init__(
-        self,
-        metrics: Metrics,
-        *,
-        min_interval: float = 5.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
-        self.min_interval = min_interval
-        self._clock = clock
-        self._last_sample: float | None = None
-        self._last_cache: dict[tuple[str, str], int] = {}
+        self._cache = CacheSampler(metrics)
         self._last_cpu = 0.0
         self._process = ProcessCollector(registry=None)
 
-    def due(self) -> bool:
-        last = self._last_sample
-        return last is None or self._clock() - last >= self.min_interval
-
-    async def sample(self, state: Any) -> None:
-        """Read the cache (if any), the engine's pool and the process into the instruments."""
-        self._last_sample = self._clock()
+    def sample(self, state: Any) -> None:
+        """Read the cache and the engine's pool (once the lifespan made them) and the process."""
         cache = getattr(state, "cache", None)
         if cache is not None:
-            try:
-                await asyncio.wait_for(self._sample_cache(cache), timeout=CACHE_STATS_TIMEOUT)
-            except Exception as exc:
-                log.warning("cache stats unavailable for metrics: %s", type(exc).__name__)
+            self._cache.sample(cache.stats())
         engine = getattr(state, "engine", None)
         if engine is not None:
             self._sample_pool(engine.pool)
         self._sample_process()
-
-    async def _sample_cache(self, cache: Any) -> None:
-        snapshot = await read_snapshot(cache)
-        m = self.metrics
-        for tier, counts in snapshot.tiers.items():
-            for name in COUNTERS:
-                current = counts.get(name, 0)
-                previous = self._last_cache.get((tier, name), 0)
-                # A smaller figure means the cache's counters restarted: count them afresh.
-                step = current - previous if current >= previous else current
-                if step:
-                    m.cache_counters[name].labels(tier).inc(step)
-                self._last_cache[(tier, name)] = current
-        for state_name in CIRCUIT_STATES:
-            value = 1.0 if state_name == snapshot.circuit_state else 0.0
-            m.cache_circuit_state.labels(state_name).set(value)
-        if snapshot.memory_entries is not None:
-            m.cache_memory_items.set(snapshot.memory_entries)
 
     def _sample_pool(self, pool: Any) -> None:
         checked_out = getattr(pool, "checkedout", None)
@@ -105,3 +73,40 @@ class Sampler:
         ):
             if name in readings:
                 gauge.set(readings[name])
+
+
+class SamplingLoop:
+    """In multiprocess mode, sample this process every `interval` seconds until stopped."""
+
+    def __init__(self, sampler: Sampler, state: Any, *, interval: float) -> None:
+        self._sampler = sampler
+        self._state = state
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        # One process: every scrape samples it, nothing else reads its figures.
+        if multiprocess_dir() is not None and self._task is None:
+            self._task = asyncio.create_task(self._run(), name="leadflow-metrics-sampling")
+
+    async def _run(self) -> None:
+        while True:
+            self._sample()
+            await asyncio.sleep(self._interval)
+
+    def _sample(self) -> None:
+        try:
+            forget_dead_processes()
+            self._sampler.sample(self._state)
+        except Exception:
+            log.exception("could not sample the metrics; trying again next interval")
+
+    async def stop(self) -> None:
+        """Stop, and sample once more: what this process counted last reaches the files."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        self._sample()
