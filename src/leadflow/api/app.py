@@ -10,7 +10,9 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 
 from leadflow import __version__
+from leadflow.api.boundary import ErrorBoundary
 from leadflow.api.deps import require_token
+from leadflow.api.edge import RequestGuard
 from leadflow.api.routing import RetryingRoute
 from leadflow.cache.factory import build_cache
 from leadflow.cache.invalidation import CacheSyncObserver, InvalidateOnWrite
@@ -124,9 +126,13 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
     app.state.settings = settings
     app.router.route_class = RetryingRoute
     install_error_handlers(app)
+    # Innermost: an exception no handler answered is logged once, under the request's id.
+    app.add_middleware(ErrorBoundary)
     # Added before monitoring's middleware, so it runs inside it: a write's recorded latency
     # includes its invalidation, and the cache's log lines carry the request id.
     app.add_middleware(InvalidateOnWrite)
+    # The token and the body's size are checked before anything reads the body.
+    app.add_middleware(RequestGuard)
     app.include_router(api_router())
     install_monitoring(app)
     return app
