@@ -64,7 +64,7 @@ def _path_id_cases() -> list[tuple[str, str, str]]:
 
 def _query_cases(kind: str) -> list[tuple[str, str]]:
     cases = []
-    for method, path, operation in _api_operations():
+    for _method, path, operation in _api_operations():
         for param in operation.get("parameters", []):
             types = {v.get("type") for v in _variants(param["schema"])}
             if param["in"] == "query" and kind in types and "format" not in param["schema"]:
