@@ -133,9 +133,9 @@ def server_process(
         "LEADFLOW_LOG_LEVEL": "WARNING",
     }
     env.pop("LEADFLOW_REDIS_URL", None)
+    command = [sys.executable, "-m", "uvicorn", "--factory", "leadflow.api.app:create_served_app"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "leadflow.api.app:create_served_app"]
-        + ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
