@@ -186,3 +186,10 @@ async def test_an_unexpected_error_is_one_log_line_with_the_request_id(
     assert with_traceback[0].request_id == request_id  # type: ignore[attr-defined]
     assert "RuntimeError: a bug" in caplog.text
     assert caplog.text.count("Traceback") == 1
+
+
+async def test_health_checks_write_their_times_in_utc_with_z(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/health/ready")).json()
+    times = [entry["time"] for entries in document["checks"].values() for entry in entries]
+    assert times
+    assert all(time.endswith("Z") for time in times), times
