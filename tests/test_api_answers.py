@@ -193,3 +193,15 @@ async def test_health_checks_write_their_times_in_utc_with_z(client: httpx.Async
     times = [entry["time"] for entries in document["checks"].values() for entry in entries]
     assert times
     assert all(time.endswith("Z") for time in times), times
+
+
+@pytest.mark.parametrize(("raw", "position"), [(b'{"name": "\xff"}', 10), (b"\xe9\x1cR", 0)])
+async def test_a_body_that_is_not_utf8_is_malformed_json(
+    client: httpx.AsyncClient, raw: bytes, position: int
+) -> None:
+    response = await client.patch(
+        "/api/customers/1", content=raw, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["message"] == f"malformed JSON at byte {position}: not UTF-8 text"

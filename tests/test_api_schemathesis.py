@@ -16,14 +16,17 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
+from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis import CheckContext, Response
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import response_schema_conformance
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.api.app import create_app
+from leadflow.models import Base
 from leadflow.settings import Settings
 from tests.conftest import API_TOKEN
 
@@ -76,6 +79,19 @@ def api_client(settings: Settings, engine: AsyncEngine) -> Iterator[asgi.ASGICli
     asgi.shutdown_lifespans()
 
 
+async def _reset(app: FastAPI) -> None:
+    """Empty every table (as the suite's fixture does between tests) and the app's cache."""
+    engine: AsyncEngine = app.state.engine
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
+    await app.state.cache.invalidate_prefix("")
+
+
 @schema.parametrize()
 @SWEEP
 def test_no_operation_answers_a_server_error_or_breaks_its_schema(
@@ -89,6 +105,13 @@ class Stateful(schema.as_state_machine()):  # type: ignore[misc]
     created), with the same checks."""
 
     client: asgi.ASGIClient | None = None
+    app: FastAPI | None = None
+
+    def setup(self) -> None:
+        # Each scenario starts from empty tables and an empty cache, so one sequence of choices
+        # always meets the same answers (Hypothesis replays and shrinks sequences).
+        assert self.app is not None
+        asgi._get_portal().call(_reset, self.app)
 
     def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, object]:
         return {"base_url": BASE_URL, "session": self.client}
@@ -101,6 +124,7 @@ class Stateful(schema.as_state_machine()):  # type: ignore[misc]
 
 def test_stateful_sequences_answer_no_server_error(api_client: asgi.ASGIClient) -> None:
     Stateful.client = api_client
+    Stateful.app = api_client.app  # type: ignore[assignment]
     Stateful.run(
         settings=settings(SWEEP, max_examples=max(EXAMPLES // 3, 10), stateful_step_count=STEPS)
     )

@@ -111,6 +111,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI's 400 for a non-UTF-8 body
+            message = f"malformed JSON at byte {exc.__cause__.start}: not UTF-8 text"
+            details = [{"field": "body", "message": message, "type": "json_invalid"}]
+            return error_response(422, "validation_error", message, details)
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         return error_response(
             exc.status_code, code, str(exc.detail), None, dict(exc.headers or {}) or None
