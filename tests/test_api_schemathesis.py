@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import schemathesis
@@ -23,16 +24,20 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from leadflow.api.app import create_app
 from leadflow.models import Base
 from leadflow.settings import Settings
 from tests.conftest import API_TOKEN
+from tests.factories_bookings import make_booking
+from tests.factories_mail import make_customer, make_lead, make_mailbox, make_message, make_thread
 
 DEEP = os.environ.get("LEADFLOW_SCHEMATHESIS_DEEP", "") not in ("", "0")
 EXAMPLES = 400 if DEEP else 30
 STEPS = 40 if DEEP else 12
+SEEDED_AT = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 BASE_URL = f"http://{asgi.HOST}"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
@@ -70,8 +75,7 @@ def _schema() -> schemathesis.BaseSchema:
 schema = _schema()
 
 
-@pytest.fixture(scope="module")
-def api_client(settings: Settings, engine: AsyncEngine) -> Iterator[asgi.ASGIClient]:
+def _served(settings: Settings) -> Iterator[asgi.ASGIClient]:
     """The app on the test database, its lifespan run by schemathesis' event-loop thread."""
     with asgi.get_client(create_app(settings)) as client:
         client.headers.update(AUTH)
@@ -79,8 +83,33 @@ def api_client(settings: Settings, engine: AsyncEngine) -> Iterator[asgi.ASGICli
     asgi.shutdown_lifespans()
 
 
+@pytest.fixture(scope="module")
+def api_client(settings: Settings, engine: AsyncEngine) -> Iterator[asgi.ASGIClient]:
+    yield from _served(settings)
+
+
+@pytest.fixture
+def stateful_client(settings: Settings, engine: AsyncEngine) -> Iterator[asgi.ASGIClient]:
+    yield from _served(settings)
+
+
+async def _seed(session: AsyncSession) -> None:
+    """One row of each kind with id 1 (the path ids' OpenAPI example): the sweep reaches every
+    operation's success path too, threads included, which only a sync can create."""
+    customer = await make_customer(session, id=1)
+    lead = await make_lead(session, id=1, customer_id=customer.id, received_at=SEEDED_AT)
+    mailbox = await make_mailbox(session, id=1)
+    thread = await make_thread(session, id=1, mailbox_id=mailbox.id)
+    await make_message(session, thread=thread, sent_at=SEEDED_AT)
+    start = SEEDED_AT + timedelta(days=1)
+    await make_booking(
+        session, customer=customer, id=1, lead_id=lead.id, start=start, end=start + HOUR
+    )
+
+
 async def _reset(app: FastAPI) -> None:
-    """Empty every table (as the suite's fixture does between tests) and the app's cache."""
+    """Empty every table (as the suite's fixture does between tests) and the app's cache, and
+    seed them again: every stateful scenario starts from the same data."""
     engine: AsyncEngine = app.state.engine
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
     async with engine.begin() as conn:
@@ -90,10 +119,20 @@ async def _reset(app: FastAPI) -> None:
             for table in tables:
                 await conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
     await app.state.cache.invalidate_prefix("")
+    async with app.state.sessionmaker() as session, session.begin():
+        await _seed(session)
+
+
+@pytest.fixture
+async def seeded(session: AsyncSession) -> None:
+    """Seed through the suite's own session; its autouse fixture empties the tables after."""
+    await _seed(session)
+    await session.commit()
 
 
 @schema.parametrize()
 @SWEEP
+@pytest.mark.usefixtures("seeded")
 def test_no_operation_answers_a_server_error_or_breaks_its_schema(
     case: schemathesis.Case, api_client: asgi.ASGIClient
 ) -> None:
@@ -122,9 +161,9 @@ class Stateful(schema.as_state_machine()):  # type: ignore[misc]
         case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
 
 
-def test_stateful_sequences_answer_no_server_error(api_client: asgi.ASGIClient) -> None:
-    Stateful.client = api_client
-    Stateful.app = api_client.app  # type: ignore[assignment]
+def test_stateful_sequences_answer_no_server_error(stateful_client: asgi.ASGIClient) -> None:
+    Stateful.client = stateful_client
+    Stateful.app = stateful_client.app  # type: ignore[assignment]
     Stateful.run(
         settings=settings(SWEEP, max_examples=max(EXAMPLES // 3, 10), stateful_step_count=STEPS)
     )

@@ -78,7 +78,9 @@ MAX_TAGS = 50
 
 # A row id in a body, a path and a query.
 Id = Annotated[int, Field(ge=1, le=INT4_MAX)]
-PathId = Annotated[int, Path(ge=1, le=INT4_MAX, description="A row id (1 to 2147483647).")]
+PathId = Annotated[
+    int, Path(ge=1, le=INT4_MAX, description="A row id (1 to 2147483647).", examples=[1])
+]
 QueryId = Annotated[int | None, Query(ge=1, le=INT4_MAX, description="A row id.")]
 
 
