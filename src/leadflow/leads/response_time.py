@@ -26,8 +26,9 @@ from leadflow.matching.rules import normalise_email
 from leadflow.models.enums import Direction, LeadStatus
 
 # Leads that count as waiting for a reply: only `new` ones. A person who moves a lead on to
-# contacted or quoted has answered it by other means (a phone call, a quote from another tool).
-AWAITING_STATUSES = (LeadStatus.NEW,)
+# contacted or quoted has answered it by other means (a phone call, a quote from another tool);
+# won, lost and spam are closed. The partial index ix_leads_awaiting_reply_received_at agrees.
+AWAITING_STATUS = LeadStatus.NEW
 
 
 @dataclass(frozen=True, slots=True)

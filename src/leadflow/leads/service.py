@@ -19,6 +19,7 @@ from leadflow.customers.counters import refresh_counters
 from leadflow.errors import Conflict, NotFound, Unprocessable
 from leadflow.leads.duplicates import check_duplicate_links
 from leadflow.leads.ingest import ensure_customers
+from leadflow.leads.responses import lock_responses, refresh_leads
 from leadflow.leads.schemas import LeadCreate, LeadUpdate
 from leadflow.leads.transitions import allowed_targets, can_transition
 from leadflow.models import Booking, Lead, LeadStatus, utcnow
@@ -65,6 +66,7 @@ async def get(session: AsyncSession, *, lead_id: int) -> Lead:
 
 async def create(session: AsyncSession, *, data: LeadCreate) -> Lead:
     """Create a manual lead on its customer (named, or found/created by email); recount it."""
+    await lock_responses(session)  # before the customer row (`leads.responses`)
     lead = Lead(**data.model_dump())
     lead.received_at = data.received_at or utcnow()
     if data.customer_id is not None:
@@ -74,12 +76,18 @@ async def create(session: AsyncSession, *, data: LeadCreate) -> Lead:
     session.add(lead)
     await session.flush()
     await refresh_counters(session, [lead.customer_id])
+    # The customer may have been answered already (a reply to its address, a linked thread).
+    await refresh_leads(session, [lead.id])
+    await session.refresh(lead)
     return lead
 
 
 async def update_lead(session: AsyncSession, *, lead_id: int, data: LeadUpdate) -> Lead:
     """Change a lead under its row lock: the status rule and the links see its current state."""
     changes = data.model_dump(exclude_unset=True)
+    answer_depends = not _ANSWER_FIELDS.isdisjoint(changes)
+    if answer_depends:
+        await lock_responses(session)  # before the lead row (`leads.responses`)
     original_id = changes.get("duplicate_of_id")
     if original_id is not None and original_id < lead_id:
         await lock_against_change(session, Lead, original_id)  # one lock order: ascending id
@@ -99,8 +107,14 @@ async def update_lead(session: AsyncSession, *, lead_id: int, data: LeadUpdate) 
     await session.flush()
     # A new customer or a new received_at moves counters; recounting every side is cheap.
     await refresh_counters(session, [*recount, lead.customer_id])
+    if answer_depends:
+        await refresh_leads(session, [lead_id])
     await session.refresh(lead)
     return lead
+
+
+# The lead fields `leads.response_time` reads: a change to one recomputes first_response_at.
+_ANSWER_FIELDS = frozenset({"email", "customer_id", "received_at"})
 
 
 def _apply(lead: Lead, changes: dict[str, Any]) -> None:
