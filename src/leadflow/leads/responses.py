@@ -53,6 +53,8 @@ from leadflow.models import Direction, EmailMessage, EmailThread, Lead
 # pg_advisory_xact_lock key: "leadresp" as an int64, so no other lock in the database collides.
 _ADVISORY_KEY = int.from_bytes(b"leadresp", "big") >> 1
 CHUNK = 500
+# The lead fields the rule reads: a change to one of them recomputes first_response_at.
+ANSWER_FIELDS = frozenset({"email", "customer_id", "received_at", "gmail_thread_id", "mailbox_id"})
 _SOURCE = aliased(Lead)
 _LEADS: Table = Lead.__table__  # type: ignore[assignment]
 
