@@ -135,7 +135,8 @@ def server_process(
     env.pop("LEADFLOW_REDIS_URL", None)
     command = [sys.executable, "-m", "uvicorn", "--factory", "leadflow.api.app:create_served_app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        command,
         env=env,
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
