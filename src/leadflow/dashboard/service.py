@@ -6,6 +6,7 @@ Day-based windows use the business time zone: "today" runs from local midnight t
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from leadflow.dashboard.schemas import (
     BookingStats,
     CustomerStats,
     DashboardStats,
+    DayCount,
     IngestRunSummary,
     LeadStats,
     MailboxSyncStatus,
@@ -33,6 +35,8 @@ from leadflow.models import (
     LeadStatus,
     Mailbox,
 )
+
+PER_DAY_DAYS = 30
 
 
 def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
@@ -64,6 +68,8 @@ async def lead_stats(session: AsyncSession, *, now: datetime, tz: ZoneInfo) -> L
         start = _local_midnight(today - timedelta(days=days_back), tz)
         return (Lead.received_at >= start) & (Lead.received_at < end)
 
+    days = [today - timedelta(days=back) for back in range(PER_DAY_DAYS - 1, -1, -1)]
+    midnights = [_local_midnight(day, tz) for day in [*days, today + timedelta(days=1)]]
     counts = (
         await session.execute(
             select(
@@ -72,6 +78,12 @@ async def lead_stats(session: AsyncSession, *, now: datetime, tz: ZoneInfo) -> L
                 _count_if(since(6)),
                 _count_if(since(29)),
                 _count_if(Lead.status.in_(OPEN_LEAD_STATUSES) & Lead.duplicate_of_id.is_(None)),
+                # One column per day: each a half-open range between two local midnights, so a
+                # 23- or 25-hour DST day is counted as the day it is.
+                *(
+                    _count_if((Lead.received_at >= start) & (Lead.received_at < stop))
+                    for start, stop in itertools.pairwise(midnights)
+                ),
             ).select_from(Lead)
         )
     ).one()
@@ -94,6 +106,7 @@ async def lead_stats(session: AsyncSession, *, now: datetime, tz: ZoneInfo) -> L
         open=counts[4],
         by_status=by_status,
         by_source=by_source,
+        per_day=[DayCount(day=day, count=n) for day, n in zip(days, counts[5:], strict=True)],
     )
 
 
