@@ -77,8 +77,8 @@ def horizontal_bars(
 def columns(
     items: Sequence[tuple[str, int, str, str]],
     *,
-    width: int = 600,
-    height: int = 160,
+    width: int = 360,
+    height: int = 120,
     every: int = 7,
 ) -> BarChart:
     """One column per (label, value, shown value, axis label), left to right; every `every`-th
