@@ -15,8 +15,10 @@ def test_columns_stand_on_one_axis_and_scale_to_the_largest(values: list[int]) -
     chart = charts.columns([(str(i), v, str(v), f"d{i}") for i, v in enumerate(values)])
     axis = chart.label_x
     for bar, value in zip(chart.bars, values, strict=True):
+        assert bar.value == value
         assert abs(bar.y + bar.height - axis) < 0.02  # every column ends on the axis
-        assert bar.x >= 0 and bar.x + bar.width <= chart.width + 0.01
+        assert bar.x >= 0
+        assert bar.x + bar.width <= chart.width + 0.01
         assert bar.height >= 0
     tallest = max(values)
     if tallest:
