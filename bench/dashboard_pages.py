@@ -150,12 +150,13 @@ def main() -> None:
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     load_before = os.getloadavg()[0]
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
     results = {b: asyncio.run(run_backend(b, args.requests)) for b in backends}
     print(
         json.dumps(
             {
                 "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+                "machine": machine,
                 "load_1min_before": round(load_before, 2),
                 "load_1min_after": round(os.getloadavg()[0], 2),
                 "requests_per_page": args.requests,
