@@ -28,11 +28,10 @@ from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
-from fastapi.routing import APIRoute, iter_route_contexts
 
 from bench.db_reference import Steps, admin
 from leadflow.api.app import create_app
-from leadflow.dashboard.web.deps import LOGIN_PATH, is_dashboard_path
+from leadflow.dashboard.web.deps import LOGIN_PATH, page_paths
 from leadflow.maintenance.seed import seed_database
 from leadflow.maintenance.seed_plan import SCALES, SeedPlan, anchor_for
 from leadflow.monitoring.frontend_check.routes import collection_for
@@ -57,18 +56,7 @@ def _settings(url: str, *, cache: bool) -> Settings:
 
 def page_templates(app: Any) -> list[str]:
     """Every GET page of the dashboard, from the route table (the login form left out)."""
-    paths = set()
-    for context in iter_route_contexts(app.routes):
-        path = context.path
-        if (
-            isinstance(context.original_route, APIRoute)
-            and isinstance(path, str)
-            and "GET" in (context.methods or ())
-            and is_dashboard_path(path)
-            and path not in {"/", LOGIN_PATH}
-        ):
-            paths.add(path)
-    return sorted(paths)
+    return [path for path in page_paths(app) if path != LOGIN_PATH]
 
 
 async def _fill(client: httpx.AsyncClient, template: str) -> str:

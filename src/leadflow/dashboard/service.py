@@ -39,7 +39,8 @@ from leadflow.models import (
 PER_DAY_DAYS = 30
 
 
-def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The start of `day` in `tz` (a day's windows run from one local midnight to the next)."""
     return datetime.combine(day, time(), tzinfo=tz)
 
 
@@ -62,14 +63,14 @@ async def compute_stats(session: AsyncSession, *, now: datetime, timezone: str) 
 
 async def lead_stats(session: AsyncSession, *, now: datetime, tz: ZoneInfo) -> LeadStats:
     today = now.astimezone(tz).date()
-    end = _local_midnight(today + timedelta(days=1), tz)
+    end = local_midnight(today + timedelta(days=1), tz)
 
     def since(days_back: int) -> ColumnElement[bool]:
-        start = _local_midnight(today - timedelta(days=days_back), tz)
+        start = local_midnight(today - timedelta(days=days_back), tz)
         return (Lead.received_at >= start) & (Lead.received_at < end)
 
     days = [today - timedelta(days=back) for back in range(PER_DAY_DAYS - 1, -1, -1)]
-    midnights = [_local_midnight(day, tz) for day in [*days, today + timedelta(days=1)]]
+    midnights = [local_midnight(day, tz) for day in [*days, today + timedelta(days=1)]]
     counts = (
         await session.execute(
             select(

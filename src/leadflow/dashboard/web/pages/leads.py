@@ -9,7 +9,7 @@ transition rules, row lock and cache invalidation are the API's own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -21,6 +21,7 @@ from leadflow.api.deps import CacheDep, SessionDep
 from leadflow.api.pagination import DEFAULT_LIMIT, Page, PageParams, Total, fetch_page
 from leadflow.cache import views
 from leadflow.customers import service as customer_service
+from leadflow.dashboard.service import local_midnight
 from leadflow.dashboard.web import labels
 from leadflow.dashboard.web.deps import CsrfForm, page_router
 from leadflow.dashboard.web.labels import N_
@@ -90,10 +91,6 @@ def parse_filters(params: dict[str, str]) -> LeadFilters:
     return LeadFilters(status, source, days["from"], days["to"], page, errors)
 
 
-def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(), tzinfo=tz)
-
-
 async def _lead_page(
     request: Request, session: SessionDep, cache: CacheDep, filters: LeadFilters
 ) -> tuple[list[LeadOut], Total]:
@@ -105,8 +102,8 @@ async def _lead_page(
     stmt = lead_service.list_query(
         statuses=[filters.status] if filters.status else (),
         source=filters.source,
-        received_from=_local_midnight(filters.date_from, tz) if filters.date_from else None,
-        received_to=_local_midnight(filters.date_to + timedelta(days=1), tz)
+        received_from=local_midnight(filters.date_from, tz) if filters.date_from else None,
+        received_to=local_midnight(filters.date_to + timedelta(days=1), tz)
         if filters.date_to
         else None,
     )
