@@ -142,9 +142,9 @@ async def response_time_stats(
 ) -> ResponseTimeStats:
     """Median and p90 answer times over 7 and 30 days, and the leads still waiting."""
     today = now.astimezone(tz).date()
-    end = _local_midnight(today + timedelta(days=1), tz)
+    end = local_midnight(today + timedelta(days=1), tz)
     starts = {
-        days: _local_midnight(today - timedelta(days=days - 1), tz) for days in RESPONSE_WINDOWS
+        days: local_midnight(today - timedelta(days=days - 1), tz) for days in RESPONSE_WINDOWS
     }
     # Only two timestamps per answered lead of the last 30 days: few enough to rank here, the
     # same way on SQLite (no percentile function) and PostgreSQL.
