@@ -295,3 +295,36 @@ async def test_the_lead_links_its_customer_and_thread_once_their_pages_exist(
     after = (await browser.get(f"/dashboard/leads/{lead.id}")).text
     assert f'<a href="/dashboard/customers/{customer.id}">Karen Blixen</a>' in after
     assert f'<a href="/dashboard/inbox/threads/{thread.id}">Tilbud</a>' in after
+
+
+async def test_the_waiting_filter_lists_unanswered_new_leads_oldest_first(
+    browser: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    now = utcnow()
+    first = await make_lead(session, received_at=now - timedelta(days=3))
+    second = await make_lead(session, received_at=now - timedelta(hours=2))
+    await make_lead(
+        session, received_at=now - timedelta(days=4), first_response_at=now - timedelta(days=3)
+    )
+    await make_lead(session, status=LeadStatus.QUOTED, received_at=now - timedelta(days=5))
+    await session.commit()
+    page = await browser.get("/dashboard/leads?awaiting=1")
+    assert _listed(page.text) == [first.id, second.id]
+    assert 'name="awaiting" type="checkbox" value="1" checked' in page.text
+
+
+async def test_a_lead_shows_when_it_was_first_answered_or_how_long_it_waits(
+    browser: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    now = utcnow()
+    answered = await make_lead(
+        session,
+        received_at=now - timedelta(hours=5),
+        first_response_at=now - timedelta(hours=3),
+    )
+    waiting = await make_lead(session, received_at=now - timedelta(hours=4))
+    await session.commit()
+    shown = (await browser.get(f"/dashboard/leads/{answered.id}")).text
+    assert "(efter 2 timer)" in shown
+    shown = (await browser.get(f"/dashboard/leads/{waiting.id}")).text
+    assert "Ikke besvaret endnu: har ventet 4 timer" in shown
