@@ -318,10 +318,10 @@ async def test_the_lead_links_its_customer_and_thread_once_their_pages_exist(
 
     # The pages the customers and inbox modules will serve, under the names they will use.
     app.add_api_route("/dashboard/customers/{customer_id}", stand_in, name="dashboard.customer")
-    app.add_api_route("/dashboard/inbox/threads/{thread_id}", stand_in, name="dashboard.thread")
+    app.add_api_route("/dashboard/threads/{thread_id}", stand_in, name="dashboard.thread")
     after = (await browser.get(f"/dashboard/leads/{lead.id}")).text
     assert f'<a href="/dashboard/customers/{customer.id}">Karen Blixen</a>' in after
-    assert f'<a href="/dashboard/inbox/threads/{thread.id}">Tilbud</a>' in after
+    assert f'<a href="/dashboard/threads/{thread.id}">Tilbud</a>' in after
 
 
 async def test_the_waiting_filter_lists_unanswered_new_leads_oldest_first(
