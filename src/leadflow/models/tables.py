@@ -161,6 +161,9 @@ class Lead(Timestamps, Base):
     received_at: Mapped[datetime | None]
     # When the business first answered (leads.response_time); NULL: not answered (yet).
     first_response_at: Mapped[datetime | None]
+    # The slow-answer alert (leads.response_alerts): claimed by one worker, then marked sent.
+    response_alert_claimed_at: Mapped[datetime | None]
+    response_alert_sent_at: Mapped[datetime | None]
 
 
 class EmailThread(Timestamps, Base):
