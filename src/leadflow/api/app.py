@@ -16,6 +16,7 @@ from leadflow.cache.factory import build_cache
 from leadflow.cache.invalidation import CacheSyncObserver, InvalidateOnWrite
 from leadflow.cache.views import ViewContext
 from leadflow.cache.warming import Warmer
+from leadflow.dashboard.web import install_dashboard
 from leadflow.db import create_engine, create_sessionmaker
 from leadflow.errors import install_error_handlers
 from leadflow.monitoring.metrics.instruments import mark_this_process_dead
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
     # includes its invalidation, and the cache's log lines carry the request id.
     app.add_middleware(InvalidateOnWrite)
     app.include_router(api_router())
+    install_dashboard(app)
     install_monitoring(app)
     return app
 
