@@ -60,3 +60,19 @@ def test_without_redis_server_the_tests_fail_under_ci(
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI requires it"):
         RedisServer(tmp_path)  # type: ignore[arg-type]
+
+
+def test_every_dashboard_form_names_the_api_write_it_performs(app: FastAPI) -> None:
+    from fastapi.routing import iter_route_contexts
+
+    from leadflow.cache.invalidation import PAGE_PREFIX, PAGE_WRITES, WRITE_TAGS
+
+    posts = {
+        (method, context.path)
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.path, str) and context.path.startswith(PAGE_PREFIX)
+        for method in context.methods or ()
+        if method not in {"GET", "HEAD", "OPTIONS"}
+    }
+    assert posts == set(PAGE_WRITES)
+    assert all(write is None or write in WRITE_TAGS for write in PAGE_WRITES.values())

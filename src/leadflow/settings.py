@@ -15,6 +15,11 @@ class LogFormat(StrEnum):
     CONSOLE = "console"
 
 
+class UiLanguage(StrEnum):
+    DA = "da"
+    EN = "en"
+
+
 DEFAULT_DATABASE_URL = "sqlite:///./data/leadflow.db"
 # Key families of the cache and their default TTLs in seconds (see leadflow.cache.policy).
 DEFAULT_CACHE_TTLS = {"dashboard": 30.0, "lists": 120.0, "customer360": 60.0}
@@ -225,6 +230,12 @@ class Settings(BaseSettings):
         description="Minutes within which a new lead should be answered: leads waiting longer "
         "are counted in /api/dashboard/stats and the metrics.",
     )
+    response_alert_webhook_url: SecretStr | None = Field(
+        None,
+        description="When set, `serve` and `worker` POST a JSON alert here once per new lead "
+        "left unanswered past the target (retried with backoff). May hold a secret: never "
+        "logged.",
+    )
     # Hybrid cache (issue #11): Redis first, memory when Redis fails.
     cache_enabled: bool = Field(
         True,
@@ -284,6 +295,23 @@ class Settings(BaseSettings):
         True,
         description="Load the dashboard stats and the first list pages at start-up and after "
         "each sync that changed data.",
+    )
+    # Dashboard (issue #13): server-rendered pages under /dashboard, behind a login.
+    ui_language: UiLanguage | None = Field(
+        None,
+        description="Dashboard language: `da` or `en`. Unset = the browser's Accept-Language "
+        "picks between them, Danish when it names neither.",
+    )
+    dashboard_session_hours: float = Field(
+        168.0,
+        gt=0,
+        le=24 * 90,
+        description="Hours a dashboard login lasts; changing LEADFLOW_API_TOKEN ends every login.",
+    )
+    dashboard_secure_cookie: bool | None = Field(
+        None,
+        description="Mark the dashboard's session cookie `Secure`. Unset = only when the request "
+        "came over https (behind a proxy: run uvicorn with proxy headers trusted).",
     )
     # Lead sources (issue #4): a new platform is one entry here plus one parser module.
     lead_senders: dict[str, list[str]] = Field(

@@ -18,6 +18,7 @@ from leadflow.cache.factory import build_cache
 from leadflow.cache.invalidation import CacheSyncObserver, InvalidateOnWrite
 from leadflow.cache.views import ViewContext
 from leadflow.cache.warming import Warmer
+from leadflow.dashboard.web import install_dashboard
 from leadflow.db import create_engine, create_sessionmaker
 from leadflow.errors import install_error_handlers
 from leadflow.monitoring.metrics.instruments import mark_this_process_dead
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from leadflow.leads.response_alerts import run_alert_loop
         from leadflow.sync.router import stop_sync_tasks
         from leadflow.sync.scheduler import gmail_configured, run_sync_loop
 
@@ -116,14 +118,22 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
                 ),
                 name="leadflow-sync-loop",
             )
+        alert_task: asyncio.Task[None] | None = None
+        if background_sync and settings.response_alert_webhook_url is not None:
+            # Its own task: a slow web-hook never holds up the sync (leads.response_alerts).
+            alert_task = asyncio.create_task(
+                run_alert_loop(settings, app.state.sessionmaker, stop=stop),
+                name="leadflow-response-alerts",
+            )
         try:
             yield
         finally:
             stop.set()
-            if loop_task is not None:
-                loop_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await loop_task
+            for task in (loop_task, alert_task):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
             await stop_sync_tasks(app)
             if warmer is not None:
                 await warmer.close()
@@ -150,6 +160,7 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
     # The token and the body's size are checked before anything reads the body.
     app.add_middleware(RequestGuard)
     app.include_router(api_router())
+    install_dashboard(app)
     install_monitoring(app)
     return app
 

@@ -11,8 +11,9 @@ successful write (status < 400):
    ever run after the response started, a read racing it cannot leave the old value cached.
 
 A write route missing from the table invalidates every data tag (and logs it), so a new route
-is slow, never stale. Syncs invalidate through `CacheSyncObserver` after each committed batch
-that stored or changed mail, and warm the cache after a run that changed data.
+is slow, never stale. The dashboard's form POSTs go through the same table: `PAGE_WRITES`
+names the API write each one performs. Syncs invalidate through `CacheSyncObserver` after each
+committed batch that stored or changed mail, and warm the cache after a run that changed data.
 """
 
 from __future__ import annotations
@@ -59,6 +60,16 @@ WRITE_TAGS: dict[tuple[str, str], tuple[str, ...]] = {
     # Starting a sync changes the mailbox's sync status; its data comes with the sync's batches.
     ("POST", "/sync"): (_M,),
 }
+
+# The dashboard's form POSTs (issue #13; full route templates): each names the API write it
+# performs through the same service, whose tags then apply; None for a form that changes no data
+# (log in, log out). A dashboard POST missing here invalidates every data tag, like an API one.
+PAGE_WRITES: dict[tuple[str, str], tuple[str, str] | None] = {
+    ("POST", "/dashboard/login"): None,
+    ("POST", "/dashboard/logout"): None,
+    ("POST", "/dashboard/leads/{lead_id}/status"): ("PATCH", "/leads/{lead_id}"),
+}
+PAGE_PREFIX = "/dashboard/"
 
 SYNC_BATCH_TAGS = frozenset({_T, _L, _C, _M})
 # What `leadflow match` and `leadflow leads rescan` change (links move first_response_at).
@@ -108,12 +119,18 @@ class InvalidateOnWrite:
             await self._invalidate(scope)
 
     async def _invalidate(self, scope: Scope) -> None:
-        if not scope["path"].startswith(API_PREFIX + "/"):
+        path = scope["path"]
+        if not path.startswith((API_PREFIX + "/", PAGE_PREFIX)):
             return
         template = getattr(scope.get("route"), "path", None)
         if not isinstance(template, str):
             return
         method = scope["method"]
+        if path.startswith(PAGE_PREFIX) and (method, template) in PAGE_WRITES:
+            performs = PAGE_WRITES[(method, template)]
+            if performs is None:
+                return
+            method, template = performs[0], API_PREFIX + performs[1]
         tags = tags_for_write(
             method, template.removeprefix(API_PREFIX), scope.get("path_params", {})
         )

@@ -104,15 +104,19 @@ async def fetch_view(cache: Cache, view: CachedView, ctx: ViewContext) -> Fetche
     )
 
 
-async def serve_view(request: Request, cache: Cache, view: CachedView) -> Response:
-    """The response of a cached endpoint, with `X-Cache` saying where it came from."""
+async def read_view(request: Request, cache: Cache, view: CachedView) -> tuple[bytes, bool]:
+    """The view's body and whether the cache had it (the API and the dashboard pages read it)."""
     app = request.app
     ctx = ViewContext(app.state.sessionmaker, app.state.settings)
     if cache.enabled:
         fetched = await fetch_view(cache, view, ctx)
-        body, hit = fetched.value, fetched.hit
-    else:
-        body, hit = await view.load(ctx), False
+        return fetched.value, fetched.hit
+    return await view.load(ctx), False
+
+
+async def serve_view(request: Request, cache: Cache, view: CachedView) -> Response:
+    """The response of a cached endpoint, with `X-Cache` saying where it came from."""
+    body, hit = await read_view(request, cache, view)
     if view.finish is not None:
         body = view.finish(body, request)
     return Response(
@@ -134,6 +138,12 @@ async def _load_dashboard(ctx: ViewContext) -> bytes:
             response_target_minutes=ctx.settings.response_target_minutes,
         )
     return stats.model_dump_json().encode()
+
+
+async def read_dashboard_stats(request: Request, cache: Cache) -> DashboardStats:
+    """The dashboard stats as the API serves them (cached), parsed for the dashboard's pages."""
+    body, _hit = await read_view(request, cache, dashboard_stats())
+    return DashboardStats.model_validate_json(body)
 
 
 @functools.cache
@@ -174,10 +184,15 @@ def _page_loader(query: Callable[[], Select[Any]], model: type[BaseModel]) -> Lo
     return load
 
 
-def _finish_page(value: bytes, request: Request) -> bytes:
+def _split_page(value: bytes) -> tuple[bytes, Total]:
     head, _, body = value.partition(b"\n")
     count, exact, more = (int(part) for part in head.split())
-    link = next_link(request, _FIRST_PAGE, Total(count, exact=bool(exact), has_more=bool(more)))
+    return body, Total(count, exact=bool(exact), has_more=bool(more))
+
+
+def _finish_page(value: bytes, request: Request) -> bytes:
+    body, total = _split_page(value)
+    link = next_link(request, _FIRST_PAGE, total)
     if link is None:
         return body
     return body[: -len(_NEXT_NULL)] + b'"next":' + json.dumps(link).encode() + b"}"
@@ -209,6 +224,12 @@ def first_page(name: str) -> CachedView:
         load=_page_loader(query, model),
         finish=_finish_page,
     )
+
+
+async def read_first_page(request: Request, cache: Cache, name: str) -> tuple[bytes, Total]:
+    """The cached first page of list `name` (its JSON, `next` left null) and its total."""
+    value, _hit = await read_view(request, cache, first_page(name))
+    return _split_page(value)
 
 
 # -- the customer 360 view ----------------------------------------------------------------

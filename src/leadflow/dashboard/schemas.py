@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
 from leadflow.models import IngestMode, IngestStatus, MailProvider
+
+
+class DayCount(BaseModel):
+    day: date = Field(description="A calendar day in the business time zone.")
+    count: int
 
 
 class LeadStats(BaseModel):
@@ -17,6 +22,10 @@ class LeadStats(BaseModel):
     open: int = Field(description="New, contacted or quoted, and not a duplicate.")
     by_status: dict[str, int] = Field(description="Every status, zero included.")
     by_source: dict[str, int]
+    per_day: list[DayCount] = Field(
+        description="Leads received on each of the last 30 calendar days, oldest first, "
+        "today last (zero days included)."
+    )
 
 
 class CustomerStats(BaseModel):

@@ -10,6 +10,7 @@ original); leads not answered yet are counted apart (`waiting`, `waiting_past_ta
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from leadflow.dashboard.schemas import (
     BookingStats,
     CustomerStats,
     DashboardStats,
+    DayCount,
     IngestRunSummary,
     LeadStats,
     MailboxSyncStatus,
@@ -42,8 +44,11 @@ from leadflow.models import (
     Mailbox,
 )
 
+PER_DAY_DAYS = 30
 
-def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The start of `day` in `tz` (a day's windows run from one local midnight to the next)."""
     return datetime.combine(day, time(), tzinfo=tz)
 
 
@@ -71,12 +76,14 @@ async def compute_stats(
 
 async def lead_stats(session: AsyncSession, *, now: datetime, tz: ZoneInfo) -> LeadStats:
     today = now.astimezone(tz).date()
-    end = _local_midnight(today + timedelta(days=1), tz)
+    end = local_midnight(today + timedelta(days=1), tz)
 
     def since(days_back: int) -> ColumnElement[bool]:
-        start = _local_midnight(today - timedelta(days=days_back), tz)
+        start = local_midnight(today - timedelta(days=days_back), tz)
         return (Lead.received_at >= start) & (Lead.received_at < end)
 
+    days = [today - timedelta(days=back) for back in range(PER_DAY_DAYS - 1, -1, -1)]
+    midnights = [local_midnight(day, tz) for day in [*days, today + timedelta(days=1)]]
     counts = (
         await session.execute(
             select(
@@ -85,6 +92,12 @@ async def lead_stats(session: AsyncSession, *, now: datetime, tz: ZoneInfo) -> L
                 _count_if(since(6)),
                 _count_if(since(29)),
                 _count_if(Lead.status.in_(OPEN_LEAD_STATUSES) & Lead.duplicate_of_id.is_(None)),
+                # One column per day: each a half-open range between two local midnights, so a
+                # 23- or 25-hour DST day is counted as the day it is.
+                *(
+                    _count_if((Lead.received_at >= start) & (Lead.received_at < stop))
+                    for start, stop in itertools.pairwise(midnights)
+                ),
             ).select_from(Lead)
         )
     ).one()
@@ -107,6 +120,7 @@ async def lead_stats(session: AsyncSession, *, now: datetime, tz: ZoneInfo) -> L
         open=counts[4],
         by_status=by_status,
         by_source=by_source,
+        per_day=[DayCount(day=day, count=n) for day, n in zip(days, counts[5:], strict=True)],
     )
 
 
@@ -128,9 +142,9 @@ async def response_time_stats(
 ) -> ResponseTimeStats:
     """Median and p90 answer times over 7 and 30 days, and the leads still waiting."""
     today = now.astimezone(tz).date()
-    end = _local_midnight(today + timedelta(days=1), tz)
+    end = local_midnight(today + timedelta(days=1), tz)
     starts = {
-        days: _local_midnight(today - timedelta(days=days - 1), tz) for days in RESPONSE_WINDOWS
+        days: local_midnight(today - timedelta(days=days - 1), tz) for days in RESPONSE_WINDOWS
     }
     # Only two timestamps per answered lead of the last 30 days: few enough to rank here, the
     # same way on SQLite (no percentile function) and PostgreSQL.

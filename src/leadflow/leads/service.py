@@ -27,7 +27,7 @@ from leadflow.leads.responses import (
 )
 from leadflow.leads.schemas import LeadCreate, LeadUpdate
 from leadflow.leads.transitions import allowed_targets, can_transition
-from leadflow.models import Booking, Lead, LeadStatus, utcnow
+from leadflow.models import Booking, EmailMessage, EmailThread, Lead, LeadStatus, utcnow
 from leadflow.models.locks import lock_against_change, lock_for_update, lock_rows
 
 
@@ -76,6 +76,32 @@ async def get(session: AsyncSession, *, lead_id: int) -> Lead:
     if lead is None:
         raise NotFound(f"lead {lead_id} not found", details={"lead_id": lead_id})
     return lead
+
+
+async def source_mail(
+    session: AsyncSession, *, lead: Lead
+) -> tuple[EmailMessage | None, EmailThread | None]:
+    """The stored email a lead was parsed from, and its thread (None for a lead typed in)."""
+    if lead.mailbox_id is None:
+        return None, None
+    message = thread = None
+    if lead.gmail_message_id is not None:
+        message = await session.scalar(
+            select(EmailMessage).where(
+                EmailMessage.mailbox_id == lead.mailbox_id,
+                EmailMessage.gmail_message_id == lead.gmail_message_id,
+            )
+        )
+    if message is not None:
+        thread = await session.get(EmailThread, message.thread_id)
+    elif lead.gmail_thread_id is not None:
+        thread = await session.scalar(
+            select(EmailThread).where(
+                EmailThread.mailbox_id == lead.mailbox_id,
+                EmailThread.gmail_thread_id == lead.gmail_thread_id,
+            )
+        )
+    return message, thread
 
 
 async def create(session: AsyncSession, *, data: LeadCreate) -> Lead:

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadflow.api.bounds import QueryText, Text320
@@ -18,7 +17,7 @@ from leadflow.api.deps import SessionDep
 from leadflow.api.pagination import Page, PageDep, fetch_page, next_link
 from leadflow.api.routing import make_router
 from leadflow.errors import Conflict, ServiceUnavailable, Unprocessable
-from leadflow.models import EmailIngestRun, IngestMode, IngestStatus, Mailbox
+from leadflow.models import EmailIngestRun, IngestMode, IngestStatus
 from leadflow.settings import Settings
 from leadflow.sync.job import GmailClientFactory, start_sync
 from leadflow.sync.lease import LeaseHeld
@@ -28,6 +27,7 @@ from leadflow.sync.mailboxes import (
     MailboxNotConfigured,
     normalise_email,
 )
+from leadflow.sync.runs import runs_query
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +76,7 @@ async def list_runs(
     ] = None,
 ) -> Page[SyncRunOut]:
     """Sync runs, newest first."""
-    stmt = (
-        select(EmailIngestRun, Mailbox.email)
-        .join(Mailbox, Mailbox.id == EmailIngestRun.mailbox_id)
-        .order_by(EmailIngestRun.started_at.desc(), EmailIngestRun.id.desc())
-    )
-    if mailbox:
-        stmt = stmt.where(Mailbox.email == mailbox.strip().lower())
-    rows, total = await fetch_page(session, stmt, page, scalars=False)
+    rows, total = await fetch_page(session, runs_query(mailbox=mailbox), page, scalars=False)
     return Page[SyncRunOut](
         items=[_run_out(run, email) for run, email in rows],
         total=total.value,

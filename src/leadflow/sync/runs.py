@@ -10,11 +10,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadflow.db import transaction
-from leadflow.models import EmailIngestRun, IngestMode, IngestStatus, utcnow
+from leadflow.models import EmailIngestRun, IngestMode, IngestStatus, Mailbox, utcnow
 
 MAX_ERROR_LOG = 200
 INTERRUPTED = "interrupted: the process stopped before the run finished"
@@ -128,3 +128,15 @@ async def close_interrupted_runs(session: AsyncSession, *, mailbox_id: int) -> i
             .execution_options(synchronize_session=False)
         )
     return len(stale)
+
+
+def runs_query(*, mailbox: str | None = None) -> Select[EmailIngestRun, str]:
+    """Sync runs with their mailbox's address, newest first (optionally of one mailbox)."""
+    stmt = (
+        select(EmailIngestRun, Mailbox.email)
+        .join(Mailbox, Mailbox.id == EmailIngestRun.mailbox_id)
+        .order_by(EmailIngestRun.started_at.desc(), EmailIngestRun.id.desc())
+    )
+    if mailbox:
+        stmt = stmt.where(Mailbox.email == mailbox.strip().lower())
+    return stmt

@@ -1,5 +1,6 @@
 """Which endpoints to check, read from the app's own route table and OpenAPI document.
 
+The dashboard's pages are in the same table (see `pages.py`).
 Only GET routes are called: the check is meant for a live server, and a check that writes
 would create customers or start syncs there. Write routes are listed as skipped, so the table
 shows every route. A path parameter is filled from the list endpoint the path extends
@@ -15,6 +16,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from leadflow.monitoring.frontend_check.pages import PAGE_CONTENT_TYPE, api_collection_for, is_page
+
 _PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 _CALLED = frozenset({"GET"})
 
@@ -27,6 +30,7 @@ class Endpoint:
     response_schema: dict[str, Any] | None = None
     content_type: str | None = None
     required_query: tuple[str, ...] = ()
+    page: bool = False  # a dashboard page: fetched logged in, answers HTML
 
     @property
     def writes(self) -> bool:
@@ -69,18 +73,22 @@ def endpoints(app: FastAPI) -> list[Endpoint]:
                 for p in (operation or {}).get("parameters", [])
                 if p.get("in") == "query" and p.get("required")
             )
+            page = is_page(path)
             found[(method, path)] = Endpoint(
                 method=method,
                 path=path,
                 in_schema=operation is not None,
                 response_schema=schema,
-                content_type=media_type,
+                content_type=PAGE_CONTENT_TYPE if page else media_type,
                 required_query=required,
+                page=page,
             )
     return sorted(found.values(), key=lambda e: (e.path, e.method))
 
 
 def collection_for(path: str, param: str) -> str:
-    """The list path a parameter's id comes from: the path up to `{param}`, without the slash."""
-    head = path.split("{" + param, 1)[0]
-    return head.rstrip("/")
+    """The list path a parameter's id comes from: the path up to `{param}`, without the slash;
+    for a dashboard page, the API list of the same name (`/dashboard/leads/{lead_id}` takes an
+    id from `GET /api/leads`)."""
+    head = path.split("{" + param, 1)[0].rstrip("/")
+    return api_collection_for(head) if is_page(path) else head

@@ -4,7 +4,8 @@ An answer passes when its status is 200, its content type is the one the OpenAPI
 names, its JSON validates against the documented schema, and it came within the latency
 limit. Routes outside the schema (health, metrics, docs) are checked for status only; one that
 answers 401 is protected by a token of its own and is skipped. One extra call without the
-token checks that /api refuses it.
+token checks that /api refuses it. Dashboard pages are fetched after logging in through the
+login form with the same token (`pages.py`): 200 `text/html`, never the login page.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 from jsonschema import Draft202012Validator
 
+from leadflow.monitoring.frontend_check.pages import LOGIN_PATH, log_in
 from leadflow.monitoring.frontend_check.routes import Endpoint, collection_for
 
 OK, FAIL, SKIP = "ok", "FAIL", "skip"
@@ -51,6 +53,7 @@ class Checker:
         self.openapi = openapi
         self.limits = limits or Limits()
         self._ids: dict[str, Any] = {}
+        self._login: Row | None = None
 
     def _problems(self, endpoint: Endpoint, response: httpx.Response, millis: float) -> list[str]:
         problems = []
@@ -107,12 +110,20 @@ class Checker:
         path, why = await self._resolve(endpoint)
         if path is None:
             return Row(endpoint.method, endpoint.path, SKIP, problem=why)
+        if endpoint.page and await self._logged_in() is not None:
+            return Row(endpoint.method, path, FAIL, problem="not checked: the login failed")
         started = time.perf_counter()
         try:
-            response = await self.http.request(endpoint.method, path)
+            # A page may redirect (`/` to the overview), as a browser would follow it.
+            response = await self.http.request(
+                endpoint.method, path, follow_redirects=endpoint.page
+            )
         except httpx.HTTPError as exc:
             return Row(endpoint.method, path, FAIL, problem=f"no answer: {type(exc).__name__}")
         millis = (time.perf_counter() - started) * 1000
+        if endpoint.page and path != LOGIN_PATH and response.url.path == LOGIN_PATH:
+            problem = "sent to the login page: the session was not accepted"
+            return Row(endpoint.method, path, FAIL, response.status_code, millis, problem)
         if not endpoint.in_schema and response.status_code == 401:
             return Row(endpoint.method, path, SKIP, 401, millis, "protected by its own token")
         problems = self._problems(endpoint, response, millis)
@@ -120,6 +131,20 @@ class Checker:
         return Row(
             endpoint.method, path, outcome, response.status_code, millis, "; ".join(problems)
         )
+
+    async def _logged_in(self) -> str | None:
+        """Log in once, before the first page; None when logged in, else the problem."""
+        if self._login is None:
+            try:
+                problem, status, millis = await log_in(self.http)
+            except httpx.HTTPError as exc:
+                problem, status, millis = f"no answer: {type(exc).__name__}", None, None
+            outcome = FAIL if problem else OK
+            self._login = Row("POST", f"{LOGIN_PATH} (log in)", outcome, status, millis, problem)
+        return self._login.problem or None
+
+    def login_row(self) -> Row | None:
+        return self._login
 
     async def check_auth(self, endpoints: list[Endpoint]) -> Row | None:
         """GET the first plain /api list without the token: it must answer 401."""
@@ -153,5 +178,6 @@ async def run_check(
     """Check every endpoint in order (lists before their items), then the auth probe."""
     checker = Checker(http, openapi, limits)
     rows = [await checker.check(endpoint) for endpoint in endpoints]
+    login = checker.login_row()
     auth = await checker.check_auth(endpoints)
-    return [*rows, auth] if auth else rows
+    return [*rows, *(row for row in (login, auth) if row is not None)]

@@ -1,0 +1,76 @@
+"""Log in with the API token, log out. Both forms are CSRF-protected (see `session`)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from leadflow.api.routing import RetryingRoute
+from leadflow.dashboard.web import session as web_session
+from leadflow.dashboard.web.deps import LOGIN_PATH, PREFIX, CsrfForm, current_session
+from leadflow.dashboard.web.templating import render
+from leadflow.settings import Settings
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False, route_class=RetryingRoute)
+
+
+def _safe_next(target: str | None) -> str:
+    """Where to go after logging in: a dashboard path only (no open redirect)."""
+    if target and target.startswith(PREFIX) and not target.startswith("//") and "\\" not in target:
+        return target
+    return PREFIX
+
+
+@router.get(LOGIN_PATH.removeprefix(PREFIX), name="dashboard.login")
+async def login_page(
+    request: Request, next_url: Annotated[str | None, Query(alias="next", max_length=2000)] = None
+) -> Response:
+    session = current_session(request)
+    if session is not None and session.authenticated:
+        return RedirectResponse(_safe_next(next_url), status_code=303)
+    return _login_form(request, next_url=_safe_next(next_url))
+
+
+def _login_form(request: Request, *, next_url: str, error: str | None = None) -> Response:
+    session = current_session(request)
+    if session is None:
+        # The anonymous session that carries the login form's CSRF token.
+        session = web_session.new_session(authenticated=False)
+        request.state.web_session = session
+        request.state.web_session_to_set = session
+    settings: Settings = request.app.state.settings
+    return render(
+        request,
+        "login.html",
+        {"next_url": next_url, "error": error, "configured": settings.api_token is not None},
+        status_code=401 if error else 200,
+        page="login",
+    )
+
+
+@router.post(LOGIN_PATH.removeprefix(PREFIX), name="dashboard.login_submit")
+async def login_submit(request: Request, form: CsrfForm) -> Response:
+    settings: Settings = request.app.state.settings
+    token = form.get("token")
+    next_url = _safe_next(str(form.get("next") or ""))
+    expected = settings.api_token
+    if (
+        expected is None
+        or not isinstance(token, str)
+        or not secrets.compare_digest(token.strip().encode(), expected.get_secret_value().encode())
+    ):
+        return _login_form(request, next_url=next_url, error="wrong_token")
+    response = RedirectResponse(next_url, status_code=303)
+    # A fresh session id: a session planted before the login is never the logged-in one.
+    web_session.set_cookie(response, request, web_session.new_session(authenticated=True))
+    return response
+
+
+@router.post("/logout", name="dashboard.logout")
+async def logout(request: Request, form: CsrfForm) -> Response:
+    response = RedirectResponse(str(request.app.url_path_for("dashboard.login")), status_code=303)
+    web_session.clear_cookie(response, request)
+    return response
