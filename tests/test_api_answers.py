@@ -205,3 +205,18 @@ async def test_a_body_that_is_not_utf8_is_malformed_json(
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["message"] == f"malformed JSON at byte {position}: not UTF-8 text"
+
+
+async def test_an_unexpected_error_on_a_dashboard_page_is_its_html_page_logged_once(
+    app: FastAPI, anon_client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken() -> None:
+        raise RuntimeError("a page bug")
+
+    app.add_api_route("/dashboard/test-broken", broken)
+    caplog.set_level(logging.DEBUG)
+    response = await anon_client.get("/dashboard/test-broken")
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("text/html")
+    assert "X-Request-ID" in response.headers
+    assert len([r for r in caplog.records if r.exc_info]) == 1

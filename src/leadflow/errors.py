@@ -125,10 +125,11 @@ def install_error_handlers(app: FastAPI) -> None:
         log.info("integrity error: %s", exc.orig)
         return error_response(409, "conflict", "the change conflicts with existing data")
 
-    # Registered by class so they are answered inside the route, under the request's id; any
-    # other exception reaches `api.boundary.ErrorBoundary`, which answers it the same way.
+    # Registered by class so they are answered inside the route, under the request's id. Any
+    # other exception is answered by `api.boundary.ErrorBoundary` with the `Exception` handler,
+    # before Starlette's outermost middleware (which would log it a second time) sees it.
     app.add_exception_handler(DBAPIError, _database_error)
-    for exc_class in (OverflowError, OSError, TimeoutError):
+    for exc_class in (OverflowError, OSError, TimeoutError, Exception):
         app.add_exception_handler(exc_class, _unexpected)
 
 

@@ -2,13 +2,18 @@
 
 Starlette answers an unhandled exception in its outermost middleware and then raises it again
 to the server, which logs a second traceback, outside the request's context (no request id).
-This middleware sits inside the request-id middleware and catches it first: the line (with the
-traceback, once) carries the request id, the client gets the error shape with `X-Request-ID`,
-and nothing is raised further.
+This middleware sits inside the request-id middleware and catches it first, answering with the
+app's handler for `Exception` (`leadflow.errors`; an HTML page on dashboard paths): the line
+(with the traceback, once) carries the request id, the client gets the error shape with
+`X-Request-ID`, and nothing is raised further, so Starlette's outer handler never sees it.
 """
 
 from __future__ import annotations
 
+import inspect
+
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leadflow.errors import unexpected_error_response
@@ -33,7 +38,18 @@ class ErrorBoundary:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
-            response = unexpected_error_response(exc)  # logs the one line
+            response = await _answer(scope, receive, exc)  # logs the one line
             if not started:
                 await response(scope, receive, send)
             # Once the answer has started, the server ends the cut-off response itself.
+
+
+async def _answer(scope: Scope, receive: Receive, exc: Exception) -> Response:
+    """The app's own handler for `Exception` (which the dashboard wraps to render its error
+    page), else the JSON error shape."""
+    handler = getattr(scope.get("app"), "exception_handlers", {}).get(Exception)
+    if handler is None:
+        return unexpected_error_response(exc)
+    result = handler(Request(scope, receive), exc)
+    response: Response = await result if inspect.isawaitable(result) else result
+    return response
