@@ -9,8 +9,9 @@ from typing import Annotated
 
 import typer
 
-from leadflow.cli.config import console, load_settings
+from leadflow.cli.config import console, load_settings, require_database
 from leadflow.cli.db import optimize_command, seed_command, stats_command
+from leadflow.cli.errors import EXIT_CODES_HELP, BoundaryGroup, fail
 from leadflow.cli.monitoring import check_frontend_command, monitoring_app
 from leadflow.cli.sync import sync_command, worker_command
 from leadflow.settings import Settings
@@ -20,7 +21,23 @@ app = typer.Typer(
     help="Leads, customers, email threads and bookings for a small service business.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=BoundaryGroup,
+    epilog=EXIT_CODES_HELP,
 )
+
+
+@app.callback()
+def root(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="Print the traceback of a failure (as LEADFLOW_LOG_LEVEL=DEBUG)."
+        ),
+    ] = False,
+) -> None:
+    """Leads, customers, email threads and bookings for a small service business."""
+
+
 app.command("sync")(sync_command)
 app.command("worker")(worker_command)
 app.command("check-frontend")(check_frontend_command)
@@ -49,11 +66,7 @@ def db_upgrade(
     try:
         asyncio.run(upgrade_database(settings, revision))
     except Exception as exc:
-        from leadflow.db import is_connection_error
-
-        reason = "database unreachable" if is_connection_error(exc) else type(exc).__name__
-        console.print(f"[red]upgrade failed:[/red] {reason}: {exc}")
-        raise typer.Exit(1) from None
+        raise fail(exc, doing="upgrade failed") from None
     console.print(f"database at revision {revision}")
 
 
@@ -100,7 +113,7 @@ def match(
     from leadflow.logs import configure_logging
     from leadflow.maintenance.jobs import run_matching
 
-    settings = load_settings()
+    settings = load_settings(existing_database=True)
     configure_logging(settings)
     report = asyncio.run(run_matching(settings, all_threads=all_threads))
     rules = ", ".join(f"{rule} {count}" for rule, count in sorted(report.matched_by_rule.items()))
@@ -116,21 +129,17 @@ def leads_rescan() -> None:
     from leadflow.logs import configure_logging
     from leadflow.maintenance.jobs import rescan_summary, run_lead_rescan
 
-    settings = load_settings()
+    settings = load_settings(existing_database=True)
     configure_logging(settings)
     try:
         report = asyncio.run(run_lead_rescan(settings))
     except Exception as exc:
-        from leadflow.db import is_connection_error
-
-        reason = "database unreachable" if is_connection_error(exc) else type(exc).__name__
-        console.print(
-            f"rescan stopped: {reason}: {exc}\nBatches finished before this one are kept; "
-            "run `leadflow leads rescan` again to carry on.",
-            markup=False,
-            highlight=False,
-        )
-        raise typer.Exit(1) from None
+        raise fail(
+            exc,
+            doing="rescan stopped",
+            unreachable_hint="batches finished before are kept: run `leadflow leads rescan` "
+            "again to carry on",
+        ) from None
     for line in rescan_summary(report):
         console.print(line, markup=False, highlight=False)
 
@@ -149,6 +158,7 @@ def serve(
             "(every /api route needs it; `leadflow demo` makes one for local use)"
         )
         raise typer.Exit(2)
+    require_database(settings)
     _run_server(settings, host=host, port=port, workers=workers)
 
 
