@@ -47,19 +47,6 @@ def one_line(result: Result) -> str:
     return lines[0]
 
 
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """A directory without a .env, and no LEADFLOW_ variable but the connect timeout."""
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    for name in list(os.environ):
-        if name.startswith("LEADFLOW_") and not name.startswith("LEADFLOW_TEST_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("LEADFLOW_DB_CONNECT_TIMEOUT", "1")
-    return work
-
-
 def _mbox(directory: Path, content: bytes = GOOD_MBOX, name: str = "mail.mbox") -> str:
     path = directory / name
     path.write_bytes(content)
