@@ -301,3 +301,61 @@ def test_the_installed_command_gives_one_line_for_each_known_failure(tmp_path: P
     assert _lines(bad.stderr)[0].startswith("invalid configuration: LEADFLOW_LEAD_SENDERS")
     assert "Usage: leadflow" in bad.stdout
     assert not (tmp_path / "data").exists()
+
+
+# --- found walking the README as a new user --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("garbage", "not a database URL"),
+        ("mysql://app:s3cret-pw@db/leads", "unsupported database 'mysql'"),
+    ],
+)
+def test_a_bad_database_url_is_a_configuration_error_without_the_password(
+    url: str, why: str, clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEADFLOW_DATABASE_URL", url)
+    result = runner.invoke(app, ["match"])
+    assert result.exit_code == EXIT_CONFIG
+    line = one_line(result)
+    assert line.startswith("invalid configuration: LEADFLOW_DATABASE_URL:")
+    assert why in line
+    assert "s3cret" not in result.output
+
+
+def test_serve_refuses_a_database_that_answers_without_a_schema(
+    clean_env: Path, bare_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEADFLOW_DATABASE_URL", bare_settings.database_url)
+    monkeypatch.setenv("LEADFLOW_API_TOKEN", "a-token")
+    result = runner.invoke(app, ["serve", "--port", str(_closed_port())])
+    assert result.exit_code == EXIT_NO_SCHEMA
+    assert one_line(result) == "database has no schema: run `leadflow db upgrade`"
+
+
+@pytest.mark.parametrize("command", [["serve"], ["demo"]])
+def test_serve_and_demo_check_host_and_port(
+    command: list[str],
+    clean_env: Path,
+    scratch_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LEADFLOW_API_TOKEN", "a-token")
+    monkeypatch.setenv("LEADFLOW_DATABASE_URL", scratch_settings.database_url)
+    too_high = runner.invoke(app, [*command, "--port", "99999"])
+    assert too_high.exit_code == EXIT_CONFIG  # a usage error, before anything starts
+    nowhere = runner.invoke(app, [*command, "--host", "nowhere.invalid"])
+    assert nowhere.exit_code == EXIT_FAILED
+    assert one_line(nowhere).startswith("cannot listen on nowhere.invalid:8000")
+
+
+def test_monitoring_setup_prints_no_markup_tags(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEADFLOW_UPTIMEROBOT_API_KEY", "key")
+    monkeypatch.setenv("LEADFLOW_WEBHOOK_SECRET", "secret")
+    result = runner.invoke(app, ["monitoring", "setup", "--public-url", "notaurl"])
+    assert result.exit_code == EXIT_CONFIG
+    assert one_line(result).startswith("bad option: --public-url")

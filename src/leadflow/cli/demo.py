@@ -48,7 +48,7 @@ def _token(settings: Settings) -> str:
 
 def demo_command(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     no_serve: Annotated[
         bool, typer.Option("--no-serve", help="Load the sample data and exit.")
     ] = False,

@@ -19,7 +19,7 @@ import typer
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from typer._click.globals import get_current_context
 from typer.core import TyperGroup
 
@@ -91,7 +91,10 @@ def _message(exc: BaseException) -> str:
 
 
 def _where(database_url: str) -> str:
-    url = make_url(database_url)
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        return "the database"
     if url.get_backend_name() == "sqlite":
         return f"SQLite file {url.database}"
     return f"{url.host or 'localhost'}:{url.port or 5432}"
