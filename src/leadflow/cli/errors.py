@@ -180,17 +180,16 @@ def debug_requested() -> bool:
     return level.upper() == "DEBUG"
 
 
-def fail(exc: BaseException, *, doing: str | None = None, unreachable_hint: str = "") -> typer.Exit:
+def fail(exc: BaseException, *, doing: str | None = None, resume_hint: str = "") -> typer.Exit:
     """Report `exc` (traceback first when debugging) and return the Exit to raise.
 
-    `unreachable_hint` is added to the line when the database went away (what survived).
+    `resume_hint` (what survived, how to carry on) is added to the line when the work stopped
+    part-way (exit 1), not when it never began (no schema, configuration).
     """
-    from leadflow.db import is_connection_error
-
     if debug_requested():
         traceback.print_exception(exc, file=sys.stderr)
     failure = describe_any(exc, doing=doing)
-    hint = f"; {unreachable_hint}" if unreachable_hint and is_connection_error(exc) else ""
+    hint = f"; {resume_hint}" if resume_hint and failure.code == EXIT_FAILED else ""
     say(failure.line + hint)
     return typer.Exit(failure.code)
 

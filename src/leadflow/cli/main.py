@@ -146,7 +146,7 @@ def leads_rescan() -> None:
         raise fail(
             exc,
             doing="rescan stopped",
-            unreachable_hint="batches finished before are kept: run `leadflow leads rescan` "
+            resume_hint="batches finished before are kept: run `leadflow leads rescan` "
             "again to carry on",
         ) from None
     for line in rescan_summary(report):
