@@ -23,6 +23,8 @@ from leadflow.dashboard.service import compute_stats
 from leadflow.db import create_engine, create_sessionmaker
 from leadflow.maintenance.demo import NotDemoData, load_demo_data
 from leadflow.maintenance.sample_mailbox import build_sample_mailbox, dated_sample_mailbox
+from leadflow.maintenance.schema import current_schema_revision
+from leadflow.migrations import run_upgrade
 from leadflow.models import MailProvider
 from leadflow.settings import Settings
 from leadflow.sync.mailboxes import ensure_mailbox
@@ -109,6 +111,23 @@ async def test_the_demo_refuses_a_database_holding_another_mailbox(
         await engine.dispose()
     with pytest.raises(NotDemoData, match=r"someone@example\.com"):
         await load_demo_data(scratch_settings)
+
+
+async def test_the_demo_does_not_migrate_a_database_it_refuses(
+    bare_settings: Settings,
+) -> None:
+    engine = create_engine(bare_settings)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda sync: run_upgrade(sync, "0001"))
+        await ensure_mailbox(
+            create_sessionmaker(engine), email="someone@example.com", provider=MailProvider.GMAIL
+        )
+    finally:
+        await engine.dispose()
+    with pytest.raises(NotDemoData):
+        await load_demo_data(bare_settings)
+    assert await current_schema_revision(bare_settings) == "0001"
 
 
 def test_the_demo_and_the_cli_use_the_same_database(clean_env: Path) -> None:

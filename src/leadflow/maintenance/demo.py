@@ -27,7 +27,7 @@ from leadflow.bookings import service as booking_service
 from leadflow.bookings.schemas import BookingCreate
 from leadflow.db import create_engine, create_sessionmaker, transaction
 from leadflow.maintenance.sample_mailbox import OWN_ADDRESS, dated_sample_mailbox
-from leadflow.maintenance.schema import upgrade_database
+from leadflow.maintenance.schema import current_schema_revision, upgrade_database
 from leadflow.models import (
     Booking,
     Customer,
@@ -54,11 +54,13 @@ async def load_demo_data(settings: Settings, *, now: datetime | None = None) -> 
     from leadflow.sync.job import import_mbox
 
     now = now or utcnow()
-    await upgrade_database(settings)
     engine = create_engine(settings, application_name="leadflow-demo")
     try:
         sessionmaker = create_sessionmaker(engine)
-        await _refuse_other_data(sessionmaker)
+        # Look before migrating: a database holding other data is left exactly as it was.
+        if await current_schema_revision(settings) is not None:
+            await _refuse_other_data(sessionmaker)
+        await upgrade_database(settings)
         with tempfile.TemporaryDirectory(prefix="leadflow-demo-") as directory:
             path = Path(directory) / "sample-mailbox.mbox"
             await asyncio.to_thread(
