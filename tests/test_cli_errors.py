@@ -325,14 +325,21 @@ def test_a_bad_database_url_is_a_configuration_error_without_the_password(
     assert "s3cret" not in result.output
 
 
-def test_serve_refuses_a_database_that_answers_without_a_schema(
-    clean_env: Path, bare_settings: Settings, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("command", [["serve", "--port", "{port}"], ["worker"]])
+def test_serve_and_worker_refuse_a_database_that_answers_without_a_schema(
+    command: list[str], clean_env: Path, bare_settings: Settings
 ) -> None:
-    monkeypatch.setenv("LEADFLOW_DATABASE_URL", bare_settings.database_url)
-    monkeypatch.setenv("LEADFLOW_API_TOKEN", "a-token")
-    result = runner.invoke(app, ["serve", "--port", str(_closed_port())])
-    assert result.exit_code == EXIT_NO_SCHEMA
-    assert one_line(result) == "database has no schema: run `leadflow db upgrade`"
+    # A subprocess with a timeout: before the check, both ran (serving 500s, or retrying) forever.
+    port = str(_closed_port())
+    result = _leadflow(
+        [port if part == "{port}" else part for part in command],
+        clean_env,
+        LEADFLOW_DATABASE_URL=bare_settings.database_url,
+        LEADFLOW_API_TOKEN="a-token",
+        LEADFLOW_GMAIL_CREDENTIALS=str(clean_env / "credentials.json"),
+    )
+    assert result.returncode == EXIT_NO_SCHEMA, result.stderr
+    assert _lines(result.stderr) == ["database has no schema: run `leadflow db upgrade`"]
 
 
 @pytest.mark.parametrize("command", [["serve"], ["demo"]])

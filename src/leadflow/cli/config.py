@@ -44,3 +44,24 @@ def require_database(settings: Settings) -> None:
     path = sqlite_file(settings.database_url)
     if path is not None and not path.exists():
         raise CliFailure(f"{NO_SCHEMA} ({path} does not exist)", EXIT_NO_SCHEMA)
+
+
+def require_schema(settings: Settings) -> None:
+    """Exit 4 when the database answers but has no schema (long-running commands check first).
+
+    A database that does not answer is no reason to refuse: `serve` answers 503 until it is
+    back and the worker retries, as documented; the pool reconnects by itself.
+    """
+    import asyncio
+
+    from leadflow.db import is_connection_error
+    from leadflow.maintenance.schema import current_schema_revision
+
+    try:
+        revision = asyncio.run(current_schema_revision(settings))
+    except Exception as exc:
+        if is_connection_error(exc):
+            return
+        raise
+    if revision is None:
+        raise CliFailure(NO_SCHEMA, EXIT_NO_SCHEMA)

@@ -8,21 +8,13 @@ from typing import Annotated
 
 import typer
 
-from leadflow.cli.config import console, load_settings, require_database
+from leadflow.cli.config import console, load_settings, require_database, require_schema
 from leadflow.cli.db import optimize_command, seed_command, stats_command
 from leadflow.cli.demo import demo_command
-from leadflow.cli.errors import (
-    EXIT_CODES_HELP,
-    EXIT_NO_SCHEMA,
-    NO_SCHEMA,
-    BoundaryGroup,
-    CliFailure,
-    fail,
-)
+from leadflow.cli.errors import EXIT_CODES_HELP, BoundaryGroup, fail
 from leadflow.cli.monitoring import check_frontend_command, monitoring_app
 from leadflow.cli.server import bind_listener, run_server
 from leadflow.cli.sync import sync_command, worker_command
-from leadflow.settings import Settings
 
 app = typer.Typer(
     name="leadflow",
@@ -153,25 +145,6 @@ def leads_rescan() -> None:
         console.print(line, markup=False, highlight=False)
 
 
-def _refuse_a_database_without_schema(settings: Settings) -> None:
-    """Exit 4 when the database answers but has no schema (every /api call would fail).
-
-    A database that does not answer is no reason to refuse: the app starts, answers 503 until
-    it is back, and the pool reconnects by itself.
-    """
-    from leadflow.db import is_connection_error
-    from leadflow.maintenance.schema import current_schema_revision
-
-    try:
-        revision = asyncio.run(current_schema_revision(settings))
-    except Exception as exc:
-        if is_connection_error(exc):
-            return
-        raise
-    if revision is None:
-        raise CliFailure(NO_SCHEMA, EXIT_NO_SCHEMA)
-
-
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -190,7 +163,7 @@ def serve(
     from leadflow.logs import configure_logging
 
     configure_logging(settings)
-    _refuse_a_database_without_schema(settings)
+    require_schema(settings)
     if workers > 1:
         run_server(settings, host=host, port=port, workers=workers)
         return

@@ -25,7 +25,7 @@ from rich.progress import (
 )
 from rich.progress import Progress as RichProgressBar
 
-from leadflow.cli.config import console, load_settings
+from leadflow.cli.config import console, load_settings, require_schema
 from leadflow.cli.errors import EXIT_BUSY, EXIT_CONFIG, EXIT_FAILED, BoundaryGroup, fail
 from leadflow.settings import Settings
 
@@ -217,6 +217,7 @@ def worker_command() -> None:
             "(set LEADFLOW_GMAIL_CREDENTIALS)"
         )
         raise typer.Exit(EXIT_CONFIG)
+    require_schema(settings)
     asyncio.run(_work(settings))
 
 
