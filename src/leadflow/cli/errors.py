@@ -4,7 +4,7 @@ Every `leadflow` command runs inside `BoundaryGroup.invoke`. A failure it knows 
 database unreachable, a bad setting, a file that is not an mbox, a busy port) prints one line and
 exits with its code; anything else prints one line naming the error and exits 1. `--debug` (or
 LEADFLOW_LOG_LEVEL=DEBUG) prints the traceback above that line. Commands that catch errors
-themselves describe them with `describe_failure`, so the wording is the same everywhere.
+themselves report them through `fail`, so the wording is the same everywhere.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ EXIT_BUSY = 3
 EXIT_NO_SCHEMA = 4
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 done; 1 failed (database unreachable, a run failed, not an mbox file); "
-    "2 configuration or usage (a bad setting or option); 3 busy or refused (another process "
-    "syncs the mailbox, seed refused other data); 4 the database has no schema: run "
-    "`leadflow db upgrade`. --debug shows the traceback of a failure."
+    "Exit codes: 0 done; 1 failed (database unreachable, a run failed, not an mbox file, port "
+    "in use); 2 configuration or usage (a bad setting or option); 3 busy or refused (another "
+    "process syncs the mailbox, seed or demo refused other data); 4 the database has no "
+    "schema: run `leadflow db upgrade`. --debug shows the traceback of a failure."
 )
 
 NO_SCHEMA = "database has no schema: run `leadflow db upgrade`"
