@@ -126,9 +126,7 @@ def suggest(
     ranked = [
         Suggestion(
             customer_id=customer_id,
-            score=round(
-                min(1.0, scores[customer_id] + EXTRA_REASON_BONUS * (len(found) - 1)), 4
-            ),
+            score=round(min(1.0, scores[customer_id] + EXTRA_REASON_BONUS * (len(found) - 1)), 4),
             reasons=tuple(found),
         )
         for customer_id, found in reasons.items()

@@ -37,9 +37,7 @@ def form_values(form: FormData) -> dict[str, str]:
     return {name: text(form, name) for name in (*TIME_FIELDS, *TEXT_FIELDS, "customer_id")}
 
 
-def values_of(
-    *, start: datetime, end: datetime, tz: ZoneInfo, **fields: Any
-) -> dict[str, str]:
+def values_of(*, start: datetime, end: datetime, tz: ZoneInfo, **fields: Any) -> dict[str, str]:
     """A booking's form values: local dates and times, other fields as text."""
     local_start, local_end = start.astimezone(tz), end.astimezone(tz)
     values = {

@@ -374,7 +374,9 @@ async def reschedule(
 
 
 @router.post("/bookings/{booking_id}/cancel", name="dashboard.booking_cancel")
-async def cancel(request: Request, session: SessionDep, form: CsrfForm, booking_id: int) -> Response:
+async def cancel(
+    request: Request, session: SessionDep, form: CsrfForm, booking_id: int
+) -> Response:
     try:
         await booking_service.cancel(session, booking_id=booking_id)
     except Conflict:
@@ -388,4 +390,3 @@ async def cancel(request: Request, session: SessionDep, form: CsrfForm, booking_
         )
     url = request.app.url_path_for("dashboard.booking", booking_id=str(booking_id))
     return RedirectResponse(f"{url}?saved=cancelled", status_code=303)
-

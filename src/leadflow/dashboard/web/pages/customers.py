@@ -191,9 +191,7 @@ def changed_fields(form: dict[str, str], original: dict[str, str]) -> dict[str, 
 
 
 @router.post("/customers/{customer_id}/edit", name="dashboard.customer_save")
-async def save(
-    request: Request, session: SessionDep, form: CsrfForm, customer_id: int
-) -> Response:
+async def save(request: Request, session: SessionDep, form: CsrfForm, customer_id: int) -> Response:
     names = [name for name, *_ in EDIT_FIELDS] + ["status"]
     submitted = {name: text(form, name) for name in names if name in form}
     original = {name: text(form, _ORIGINAL + name) for name in names if _ORIGINAL + name in form}

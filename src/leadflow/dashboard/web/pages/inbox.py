@@ -160,8 +160,6 @@ async def link(request: Request, session: SessionDep, form: CsrfForm, thread_id:
 
 
 @router.post("/threads/{thread_id}/unlink", name="dashboard.thread_unlink")
-async def unlink(
-    request: Request, session: SessionDep, form: CsrfForm, thread_id: int
-) -> Response:
+async def unlink(request: Request, session: SessionDep, form: CsrfForm, thread_id: int) -> Response:
     await thread_service.unlink(session, thread_id=thread_id)
     return _back(request, form.get("next"), thread_id, "unlinked")
