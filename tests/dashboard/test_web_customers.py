@@ -136,6 +136,7 @@ async def test_editing_saves_through_the_customer_service(
 ) -> None:
     customer = await make_customer(session, name="Birthe", phone="+4522113344", tags=["vip"])
     await session.commit()
+    assert "Birthe Østergaard" not in (await browser.get(f"/dashboard/customers/{customer.id}")).text
     answer, _data = await _edit(
         browser, customer.id, name="Birthe Østergaard", phone="40 50 60 70", tags="vip, flyt"
     )
