@@ -121,9 +121,7 @@ _phone = st.sampled_from(["+4522113344", "+4533445566", "+4540506070"])
 
 
 @given(
-    customers=st.lists(
-        st.tuples(_address, st.one_of(st.none(), _phone)), min_size=0, max_size=8
-    ),
+    customers=st.lists(st.tuples(_address, st.one_of(st.none(), _phone)), min_size=0, max_size=8),
     participants=st.lists(_address, max_size=3),
     phones=st.frozensets(_phone, max_size=2),
 )

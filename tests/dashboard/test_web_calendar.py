@@ -59,9 +59,7 @@ def test_a_booking_across_midnight_is_on_both_days() -> None:
     night = Item(
         datetime(2031, 6, 10, 20, 0, tzinfo=UTC), datetime(2031, 6, 10, 23, 0, tzinfo=UTC)
     )  # 22:00–01:00 local, Tuesday to Wednesday
-    morning = Item(
-        datetime(2031, 6, 10, 6, 0, tzinfo=UTC), datetime(2031, 6, 10, 8, 0, tzinfo=UTC)
-    )
+    morning = Item(datetime(2031, 6, 10, 6, 0, tzinfo=UTC), datetime(2031, 6, 10, 8, 0, tzinfo=UTC))
     days = calendar.week_days(date(2031, 6, 9), [night, morning], CPH)
     assert [d.day.weekday() for d in days] == list(range(7))
     assert days[1].items == [morning, night]

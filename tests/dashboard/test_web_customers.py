@@ -66,7 +66,9 @@ async def test_the_customer_page_shows_profile_threads_with_messages_leads_and_b
     customer = await make_customer(
         session, name="Birthe Østergaard", phone="+4522113344", notes="Nøgle under måtten"
     )
-    thread = await make_thread(session, subject="Tilbud på flytterengøring", customer_id=customer.id)
+    thread = await make_thread(
+        session, subject="Tilbud på flytterengøring", customer_id=customer.id
+    )
     await make_message(
         session, thread=thread, sent_at=now - timedelta(days=2), body_text="Hej, kan I komme?"
     )
@@ -124,7 +126,9 @@ async def _edit(
 ) -> tuple[httpx.Response, dict[str, str]]:
     form_page = await browser.get(f"/dashboard/customers/{customer_id}/edit")
     assert form_page.status_code == 200
-    fields = dict(re.findall(r'<input id="e-\w+" name="(\w+)" type="\w+" value="([^"]*)"', form_page.text))
+    fields = dict(
+        re.findall(r'<input id="e-\w+" name="(\w+)" type="\w+" value="([^"]*)"', form_page.text)
+    )
     originals = dict(re.findall(r'name="(original_\w+)" value="([^"]*)"', form_page.text))
     data = {**fields, **originals, "status": "active", "notes": "", **changes}
     data["csrf_token"] = csrf_of(form_page.text)
@@ -136,7 +140,9 @@ async def test_editing_saves_through_the_customer_service(
 ) -> None:
     customer = await make_customer(session, name="Birthe", phone="+4522113344", tags=["vip"])
     await session.commit()
-    assert "Birthe Østergaard" not in (await browser.get(f"/dashboard/customers/{customer.id}")).text
+    assert (
+        "Birthe Østergaard" not in (await browser.get(f"/dashboard/customers/{customer.id}")).text
+    )
     answer, _data = await _edit(
         browser, customer.id, name="Birthe Østergaard", phone="40 50 60 70", tags="vip, flyt"
     )
@@ -193,7 +199,9 @@ async def test_two_edits_of_different_fields_both_stay_as_with_the_api(
     # Someone else changes the city (through the API) after the form was opened.
     answer = await client.patch(f"/api/customers/{customer.id}", json={"city": "Odense"})
     assert answer.status_code == 200
-    fields = dict(re.findall(r'<input id="e-\w+" name="(\w+)" type="\w+" value="([^"]*)"', first.text))
+    fields = dict(
+        re.findall(r'<input id="e-\w+" name="(\w+)" type="\w+" value="([^"]*)"', first.text)
+    )
     originals = dict(re.findall(r'name="(original_\w+)" value="([^"]*)"', first.text))
     data = {**fields, **originals, "status": "active", "notes": "", "name": "Bo Holm"}
     data["csrf_token"] = csrf_of(first.text)

@@ -161,9 +161,10 @@ async def test_the_thread_page_searches_customers_to_link_and_unlinks(
     assert (stored.customer_id, stored.is_matched, stored.matched_by) == (None, False, "manual")
     page = await browser.get(unlinked.headers["location"])
     assert "er ikke længere knyttet til en kunde" in page.text
-    assert "Ingen kunde passer til “nobody”" in (
-        await browser.get(f"/dashboard/threads/{thread.id}?q=nobody")
-    ).text
+    assert (
+        "Ingen kunde passer til “nobody”"
+        in (await browser.get(f"/dashboard/threads/{thread.id}?q=nobody")).text
+    )
 
 
 async def test_a_thread_with_no_messages_and_an_unknown_thread(
