@@ -75,7 +75,7 @@ def test_a_local_time_that_exists_comes_back_as_typed(day: date, minutes: int) -
     clock = time(minutes // 60, minutes % 60)
     moment = calendar.local_moment(day, clock, CPH)
     if moment is None:  # only in the hour the clocks skip
-        assert day.month == 3 and day.weekday() == 6 and clock.hour == 2
+        assert (day.month, day.weekday(), clock.hour) == (3, 6, 2)
         return
     local = moment.astimezone(CPH)
     assert (local.date(), local.time()) == (day, clock)
