@@ -47,7 +47,10 @@ async def _world(session: AsyncSession) -> dict[str, int]:
     )
     karl = await make_customer(session, name="Karl Vinter", email="karl@vinterbyg.dk")
     matched = await make_thread(
-        session, mailbox_id=mailbox.id, subject="Tilbud på flytterengøring", customer_id=birthe.id,
+        session,
+        mailbox_id=mailbox.id,
+        subject="Tilbud på flytterengøring",
+        customer_id=birthe.id,
         is_matched=True,
     )
     await make_message(
@@ -152,7 +155,9 @@ async def test_the_new_pages_load_cleanly_with_no_data(page: Page, site: str) ->
     assert problems.all == []
 
 
-async def test_searching_customers_by_keyboard(page: Page, site: str, session: AsyncSession) -> None:
+async def test_searching_customers_by_keyboard(
+    page: Page, site: str, session: AsyncSession
+) -> None:
     ids = await _world(session)
     problems = PageProblems().watch(page)
     await log_in(page, site)
@@ -179,7 +184,9 @@ async def test_linking_an_unmatched_thread_to_its_suggested_customer(
     thread = page.locator(f"article[aria-labelledby='t-{ids['unmatched']}']")
     assert "samme navn før @ på et andet domæne" in await thread.inner_text()
     await screenshot(page, "inbox-before-link")
-    await thread.get_by_role("button", name="Knyt “Spørgsmål om vinduespudsning” til Birthe Østergaard").click()
+    await thread.get_by_role(
+        "button", name="Knyt “Spørgsmål om vinduespudsning” til Birthe Østergaard"
+    ).click()
     await page.wait_for_url(f"{site}/dashboard/inbox?linked={ids['unmatched']}")
     notice = await page.get_by_role("status").inner_text()
     assert "“Spørgsmål om vinduespudsning” er knyttet til Birthe Østergaard" in notice
@@ -201,7 +208,9 @@ async def test_linking_an_unmatched_thread_to_its_suggested_customer(
     await page.get_by_label("Find en kunde at knytte til").fill("vinter")
     await page.keyboard.press("Enter")
     await page.wait_for_url("**?q=vinter")
-    await page.get_by_role("button", name="Knyt “Spørgsmål om vinduespudsning” til Karl Vinter").click()
+    await page.get_by_role(
+        "button", name="Knyt “Spørgsmål om vinduespudsning” til Karl Vinter"
+    ).click()
     await page.wait_for_url(f"**/dashboard/threads/{ids['unmatched']}?linked=*")
     assert "knyttet til Karl Vinter" in await page.get_by_role("status").inner_text()
     assert problems.all == []
@@ -235,7 +244,7 @@ async def test_creating_a_booking_and_seeing_the_conflict_of_an_overlapping_one(
     alert = page.locator("#conflict")
     await alert.wait_for()
     text = await alert.inner_text()
-    assert "Ikke gemt: hold hold c er allerede booket på det tidspunkt" in text
+    assert "Ikke gemt: holdet “hold c” er allerede booket på det tidspunkt" in text
     assert "for Karl Vinter" in text
     assert "tirs. 10. jun. 09.00–12.00" in text
     problems.expect_refusal()  # the refused booking answers 409

@@ -188,7 +188,7 @@ async def test_an_overlapping_booking_names_the_one_it_collides_with_and_stores_
         data=_form(customer_id=str(customer_id), csrf_token=csrf_of(form.text)),
     )
     assert answer.status_code == 409
-    assert "Ikke gemt: hold hold a er allerede booket på det tidspunkt" in answer.text
+    assert "Ikke gemt: holdet “hold a” er allerede booket på det tidspunkt" in answer.text
     assert f'href="/dashboard/bookings/{existing_id}"' in answer.text
     assert "for Birthe Østergaard" in answer.text
     assert "tirs. 10. jun. 10.00</time>–<time" in answer.text
