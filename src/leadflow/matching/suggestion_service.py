@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow.db import contains_folded
+from leadflow.db import contains_folded, escape_like
 from leadflow.matching import rules
 from leadflow.matching.service import (
     _inbound_phones,
@@ -36,10 +36,6 @@ MAX_CANDIDATES = 500
 class ThreadSuggestions:
     by_thread: dict[int, list[Suggestion]]
     customers: dict[int, Customer]  # every suggested customer, by id
-
-
-def _escape_like(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def _sender_names(session: AsyncSession, thread_ids: Sequence[int]) -> dict[int, set[str]]:
@@ -103,16 +99,16 @@ def _candidate_filter(
     if addresses:
         conditions.append(Customer.email.in_(sorted(addresses)))
     for part in sorted({p for a in addresses if (p := local_part(a)) is not None}):
-        conditions.append(Customer.email.like(f"{_escape_like(part)}@%", escape="\\"))
+        conditions.append(Customer.email.like(f"{escape_like(part)}@%", escape="\\"))
     domains = {d for a in addresses if (d := rules.domain_of(a)) is not None}
     for domain in sorted(d for d in domains if rules.is_company_domain(d, exclusions)):
-        conditions.append(Customer.email.like(f"%@{_escape_like(domain)}", escape="\\"))
+        conditions.append(Customer.email.like(f"%@{escape_like(domain)}", escape="\\"))
     if phones:
         conditions.append(Customer.phone.in_(sorted(phones)))
     if ids:
         conditions.append(Customer.id.in_(sorted(ids)))
     for name in sorted(names):
-        conditions.append(contains_folded(Customer.name, literal(_escape_like(name.lower()))))
+        conditions.append(contains_folded(Customer.name, literal(escape_like(name.lower()))))
     return or_(*conditions) if conditions else None
 
 

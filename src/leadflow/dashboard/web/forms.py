@@ -56,6 +56,14 @@ def field_errors(exc: ValidationError) -> FieldErrors:
     return errors
 
 
+def page_number(raw: str | None) -> int:
+    """A list's `?page=` (1 when absent or not a number; at most 10,000)."""
+    try:
+        return max(1, min(int(raw or 1), 10_000))
+    except ValueError:
+        return 1
+
+
 def local_target(value: object, default: str) -> str:
     """A `next` address from a form, kept only when it is one of the dashboard's own pages."""
     if not isinstance(value, str):

@@ -24,11 +24,12 @@ from leadflow.api.pagination import MAX_LIMIT, PageParams, fetch_page
 from leadflow.bookings import service as booking_service
 from leadflow.bookings.schemas import BookingCreate, BookingOut, BookingUpdate
 from leadflow.customers import service as customer_service
-from leadflow.customers.schemas import CustomerOut, CustomerSort
+from leadflow.customers.schemas import CustomerOut
 from leadflow.dashboard.web import booking_form, calendar, labels
 from leadflow.dashboard.web.deps import CsrfForm, page_router
-from leadflow.dashboard.web.forms import FieldErrors, field_errors
+from leadflow.dashboard.web.forms import FieldErrors, field_errors, page_number
 from leadflow.dashboard.web.labels import N_
+from leadflow.dashboard.web.pages.customers import find_customers, search_text
 from leadflow.dashboard.web.templating import render
 from leadflow.errors import Conflict, Unprocessable
 from leadflow.leads import service as lead_service
@@ -46,13 +47,6 @@ CUSTOMER_LEADS = 50
 def _tz(request: Request) -> ZoneInfo:
     settings: Settings = request.app.state.settings
     return ZoneInfo(settings.timezone)
-
-
-def _page_number(raw: str | None) -> int:
-    try:
-        return max(1, min(int(raw or 1), 10_000))
-    except ValueError:
-        return 1
 
 
 async def _customers_of(
@@ -99,7 +93,7 @@ async def week(request: Request, session: SessionDep) -> HTMLResponse:
 
 @router.get("/bookings/list", name="dashboard.bookings_list")
 async def coming(request: Request, session: SessionDep) -> HTMLResponse:
-    page = _page_number(request.query_params.get("page"))
+    page = page_number(request.query_params.get("page"))
     show_all = request.query_params.get("status") == "all"
     stmt = booking_service.list_query(
         ends_after=utcnow(), statuses=() if show_all else ACTIVE_BOOKING_STATUSES
@@ -168,15 +162,8 @@ async def new_booking(request: Request, session: SessionDep) -> HTMLResponse:
     raw_customer = params.get("customer_id") or ""
     tz = _tz(request)
     if not raw_customer.isdigit():
-        q = (params.get("q") or "").strip()[:200]
-        results: list[CustomerOut] = []
-        if q:
-            rows, _total = await fetch_page(
-                session,
-                customer_service.list_query(search=q, sort=CustomerSort.NAME),
-                PageParams(limit=SEARCH_RESULTS, offset=0),
-            )
-            results = [CustomerOut.model_validate(row) for row in rows]
+        q = search_text(params)
+        results = await find_customers(session, q, limit=SEARCH_RESULTS)
         return render(
             request,
             "booking_pick_customer.html",

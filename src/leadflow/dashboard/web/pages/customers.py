@@ -12,6 +12,7 @@ customer has is a 409, and nothing is saved.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -19,6 +20,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.api.deps import CacheDep, SessionDep
 from leadflow.api.pagination import DEFAULT_LIMIT, Page, PageParams, Total, fetch_page
@@ -28,7 +30,7 @@ from leadflow.customers.overview import CustomerOverview
 from leadflow.customers.schemas import CustomerOut, CustomerSort, CustomerUpdate
 from leadflow.dashboard.web import labels
 from leadflow.dashboard.web.deps import CsrfForm, page_router
-from leadflow.dashboard.web.forms import FieldErrors, field_errors, text
+from leadflow.dashboard.web.forms import FieldErrors, field_errors, page_number, text
 from leadflow.dashboard.web.labels import N_
 from leadflow.dashboard.web.templating import render
 from leadflow.errors import Conflict
@@ -64,13 +66,25 @@ class Search:
         return urlencode({k: v for k, v in values.items() if v not in (None, "", 1)})
 
 
-def parse_search(params: dict[str, str]) -> Search:
-    q = (params.get("q") or "").strip()[:MAX_QUERY]
-    try:
-        page = max(1, min(int(params.get("page") or 1), 10_000))
-    except ValueError:
-        page = 1
-    return Search(q=q, page=page)
+def parse_search(params: Mapping[str, str]) -> Search:
+    return Search(q=search_text(params), page=page_number(params.get("page")))
+
+
+def search_text(params: Mapping[str, str]) -> str:
+    """The `?q=` of a customer search, trimmed to what the API accepts."""
+    return (params.get("q") or "").strip()[:MAX_QUERY]
+
+
+async def find_customers(session: AsyncSession, q: str, *, limit: int) -> list[CustomerOut]:
+    """The first customers the API's search finds for `q` (for pickers: link, book)."""
+    if not q:
+        return []
+    rows, _total = await fetch_page(
+        session,
+        customer_service.list_query(search=q, sort=CustomerSort.NAME),
+        PageParams(limit=limit, offset=0),
+    )
+    return [CustomerOut.model_validate(row) for row in rows]
 
 
 async def _customer_page(
@@ -87,7 +101,7 @@ async def _customer_page(
 
 @router.get("/customers", name="dashboard.customers")
 async def customers(request: Request, session: SessionDep, cache: CacheDep) -> HTMLResponse:
-    search = parse_search(dict(request.query_params))
+    search = parse_search(request.query_params)
     items, total = await _customer_page(request, session, cache, search)
     first = (search.page - 1) * PAGE_SIZE
     return render(

@@ -17,23 +17,23 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from leadflow.api.deps import SessionDep
 from leadflow.api.pagination import PageParams, fetch_page
 from leadflow.customers import service as customer_service
-from leadflow.customers.schemas import CustomerOut, CustomerSort
+from leadflow.customers.schemas import CustomerOut
 from leadflow.dashboard.web import labels
 from leadflow.dashboard.web.deps import CsrfForm, page_router
-from leadflow.dashboard.web.forms import local_target, text
+from leadflow.dashboard.web.forms import local_target, page_number, text
 from leadflow.dashboard.web.labels import N_
+from leadflow.dashboard.web.pages.customers import find_customers, search_text
 from leadflow.dashboard.web.templating import render
 from leadflow.errors import Unprocessable
 from leadflow.mail import service as thread_service
 from leadflow.mail.schemas import MessageOut, ThreadOut
-from leadflow.matching.suggestion_service import suggest_customers
+from leadflow.matching.suggestion_service import ThreadSuggestions, suggest_customers
 from leadflow.models import Customer, EmailThread
 from leadflow.settings import Settings
 
 router = page_router()
 PAGE_SIZE = 20
 SEARCH_RESULTS = 10
-MAX_QUERY = 200
 
 # Why a customer is suggested, by rule or near-miss kind.
 REASONS = {
@@ -47,17 +47,14 @@ REASONS = {
 }
 
 
-def _page_number(raw: str | None) -> int:
-    try:
-        return max(1, min(int(raw or 1), 10_000))
-    except ValueError:
-        return 1
+def _suggested(suggestions: ThreadSuggestions) -> dict[int, CustomerOut]:
+    return {cid: CustomerOut.model_validate(c) for cid, c in suggestions.customers.items()}
 
 
 @router.get("/inbox", name="dashboard.inbox")
 async def inbox(request: Request, session: SessionDep) -> HTMLResponse:
     settings: Settings = request.app.state.settings
-    page = _page_number(request.query_params.get("page"))
+    page = page_number(request.query_params.get("page"))
     rows, total = await fetch_page(
         session,
         thread_service.list_query(matched=False),
@@ -73,9 +70,7 @@ async def inbox(request: Request, session: SessionDep) -> HTMLResponse:
             "page_number": page,
             "first": (page - 1) * PAGE_SIZE + 1,
             "suggestions": suggestions.by_thread,
-            "customers": {
-                cid: CustomerOut.model_validate(c) for cid, c in suggestions.customers.items()
-            },
+            "customers": _suggested(suggestions),
             "reasons": REASONS,
             "notice": await _notice(request, session),
         },
@@ -111,15 +106,8 @@ async def thread_detail(request: Request, session: SessionDep, thread_id: int) -
         else None
     )
     suggestions = await suggest_customers(session, threads=[thread], settings=settings)
-    q = (request.query_params.get("q") or "").strip()[:MAX_QUERY]
-    results = []
-    if q:
-        found, _total = await fetch_page(
-            session,
-            customer_service.list_query(search=q, sort=CustomerSort.NAME),
-            PageParams(limit=SEARCH_RESULTS, offset=0),
-        )
-        results = [CustomerOut.model_validate(row) for row in found]
+    q = search_text(request.query_params)
+    results = await find_customers(session, q, limit=SEARCH_RESULTS)
     return render(
         request,
         "thread.html",
@@ -128,9 +116,7 @@ async def thread_detail(request: Request, session: SessionDep, thread_id: int) -
             "messages": [MessageOut.model_validate(m) for m in messages],
             "customer": CustomerOut.model_validate(customer) if customer else None,
             "suggestions": suggestions.by_thread.get(thread.id, []),
-            "customers": {
-                cid: CustomerOut.model_validate(c) for cid, c in suggestions.customers.items()
-            },
+            "customers": _suggested(suggestions),
             "reasons": REASONS,
             "q": q,
             "results": results,
