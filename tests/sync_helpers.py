@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,6 +21,8 @@ from leadflow.settings import Settings
 from leadflow.sync.gmail import GmailClient
 from leadflow.sync.gmail.auth import load_credentials
 from leadflow.sync.job import GmailClientFactory, SyncResult, sync_mailbox
+from leadflow.sync.router import stop_sync_tasks
+from tests.conftest import API_TOKEN
 from tests.fakes.clock import FakeClock
 from tests.fakes.gmail import FakeMailbox
 from tests.fakes.gmail_server import write_credentials
@@ -167,3 +171,22 @@ def write_mbox(path: Path, messages: Sequence[bytes]) -> Path:
 
 def at(day: int, hour: int = 9) -> datetime:
     return datetime(2026, 3, day, hour, tzinfo=UTC)
+
+
+@asynccontextmanager
+async def sync_api_client(
+    app: FastAPI, fake: FakeMailbox, credentials_dir: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Run `app` (with its lifespan) syncing from `fake`; yield a client with the bearer token.
+
+    Background sync tasks the requests started are stopped before the lifespan ends.
+    """
+    app.state.gmail_client_factory = fake_client_factory(fake, credentials_dir)
+    async with LifespanManager(app):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://leadflow.test",
+            headers={"Authorization": f"Bearer {API_TOKEN}"},
+        ) as client:
+            yield client
+        await stop_sync_tasks(app)

@@ -345,6 +345,7 @@ LIST_PARAMETERS = {
         "received_from",
         "received_to",
         "needs_review",
+        "awaiting_reply",
     },
     "/api/threads": {"limit", "offset", "matched", "customer_id"},
     "/api/bookings": {"limit", "offset", "from", "to", "customer_id", "status", "team"},

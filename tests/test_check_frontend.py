@@ -174,6 +174,39 @@ class _Open:
         await self.app(scope, receive, send)
 
 
+class _BrokenPage:
+    """The system page fails (500) while everything else works."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/dashboard/system":
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [(b"content-type", b"text/html; charset=utf-8")],
+                }
+            )
+            await send({"type": "http.response.body", "body": b"<p>broken</p>"})
+            return
+        await self.app(scope, receive, send)
+
+
+class _ForgetfulSessions:
+    """Drops every cookie on the way in: the dashboard never sees a session."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = [(k, v) for k, v in scope["headers"] if k != b"cookie"]
+            scope = {**scope, "headers": headers}
+        await self.app(scope, receive, send)
+
+
 @pytest.fixture
 def broken(request: pytest.FixtureRequest, settings: Settings) -> Iterator[str]:
     wrapper = request.param
@@ -187,6 +220,7 @@ def broken(request: pytest.FixtureRequest, settings: Settings) -> Iterator[str]:
     [
         (_Corrupting, "FAIL GET /api/customers: schema: "),
         (_Open, "FAIL GET /api/bookings (no token): answered 200 without a token (expected 401)"),
+        (_BrokenPage, "FAIL GET /dashboard/system: status 500, expected 200"),
     ],
     indirect=["broken"],
 )
@@ -196,6 +230,21 @@ def test_it_fails_against_a_broken_app(broken: str, failure: str) -> None:
     # One line per failure, whole whatever the terminal's width (the table folds its cells).
     (line,) = _failure_lines(result.output)
     assert line.startswith(failure), result.output
+
+
+@pytest.mark.usefixtures("data", "cli_env", "engine")
+@pytest.mark.parametrize("broken", [_ForgetfulSessions], indirect=True)
+def test_every_page_fails_when_the_login_does_not_hold(broken: str) -> None:
+    result = _check(broken)
+    assert result.exit_code == 1, result.output
+    lines = _failure_lines(result.output)
+    # The login form and its POST work; the session is never seen, so the CSRF check refuses.
+    assert any(
+        line.startswith("FAIL POST /dashboard/login (log in): login refused") for line in lines
+    )
+    pages = [line for line in lines if line.startswith("FAIL GET /dashboard")]
+    assert {"FAIL GET /dashboard: not checked: the login failed"} <= set(pages)
+    assert not [line for line in lines if line.startswith("FAIL GET /api")]
 
 
 @pytest.mark.usefixtures("cli_env")

@@ -93,6 +93,40 @@ async def test_it_counts_new_leads_by_local_calendar_day(
     assert 0 < stats.new_today < stats.new_7d < stats.new_30d < len(received)
 
 
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2031, 4, 10, 9, 0, tzinfo=UTC),  # the window holds the spring DST change
+        datetime(2031, 11, 10, 9, 0, tzinfo=UTC),  # ... and this one the autumn change
+    ],
+    ids=["spring", "autumn"],
+)
+async def test_it_counts_leads_per_local_day_for_30_days(
+    session: AsyncSession, now: datetime
+) -> None:
+    # Around every UTC midnight of 32 days, a different number of leads each day.
+    received = [
+        datetime.combine(now.date() - timedelta(days=d), datetime.min.time(), tzinfo=UTC)
+        + timedelta(minutes=minutes)
+        for d in range(-1, 32)
+        for minutes in (-90, -59, -30, 30, 90)[: d % 5 + 1]
+    ]
+    for moment in received:
+        await make_lead(session, received_at=moment)
+    await session.commit()
+
+    per_day = (await compute_stats(session, now=now, timezone=CPH)).leads.per_day
+
+    today = _local_day(now, CPH)
+    assert [d.day for d in per_day] == [today - timedelta(days=back) for back in range(29, -1, -1)]
+    local_days = Counter(_local_day(moment, CPH) for moment in received)
+    assert [d.count for d in per_day] == [local_days.get(d.day, 0) for d in per_day]
+    assert (
+        sum(d.count for d in per_day)
+        == (await compute_stats(session, now=now, timezone=CPH)).leads.new_30d
+    )
+
+
 async def test_it_breaks_leads_down_by_status_and_source_and_counts_open_ones(
     session: AsyncSession,
 ) -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import insert, inspect, text
+from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,7 +20,7 @@ from leadflow.migrations import (
     run_downgrade,
     run_upgrade,
 )
-from leadflow.models import Base, Booking, Customer
+from leadflow.models import Base, Booking, Customer, Lead
 
 # The ten indexes the old system's optimise script promised; all must exist after upgrade.
 SEED_INDEXES = {
@@ -185,3 +185,84 @@ async def test_0002_stops_with_the_bookings_that_would_double_book(at_0001: Asyn
         assert await conn.run_sync(current_revision) == "0001"
         teams = (await conn.execute(text("SELECT team FROM bookings ORDER BY id"))).scalars()
         assert list(teams) == ["TZ-1", "tz-1"]
+
+
+@pytest.fixture
+async def at_0006(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+    """The test database at revision 0006 (before first_response_at); back at head afterwards."""
+    async with engine.connect() as conn:
+        await conn.run_sync(run_downgrade, "0006")
+        await conn.commit()
+    try:
+        yield engine
+    finally:
+        async with engine.connect() as conn:
+            await conn.run_sync(run_upgrade, "head")
+            await conn.commit()
+
+
+async def test_0008_backfills_first_response_at_from_stored_mail(at_0006: AsyncEngine) -> None:
+    arrived = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    async with at_0006.begin() as conn:
+        mailbox = (
+            await conn.execute(
+                text(
+                    "INSERT INTO mailboxes (email, provider, created_at) "
+                    "VALUES ('info@rendetalje.dk', 'gmail', :t) RETURNING id"
+                ),
+                {"t": arrived},
+            )
+        ).scalar_one()
+        thread = (
+            await conn.execute(
+                text(
+                    "INSERT INTO email_threads (mailbox_id, gmail_thread_id, participants, labels,"
+                    " message_count, is_matched, created_at, updated_at)"
+                    " VALUES (:m, 't1', '[]', '[]', 2, false, :t, :t) RETURNING id"
+                ),
+                {"m": mailbox, "t": arrived},
+            )
+        ).scalar_one()
+        for gid, direction, minutes in (("lead", "inbound", 0), ("reply", "outbound", 42)):
+            await conn.execute(
+                text(
+                    "INSERT INTO email_messages (thread_id, mailbox_id, gmail_message_id,"
+                    ' "references", to_addresses, cc_addresses, reply_to_addresses, direction,'
+                    " labels, attachments, body_truncated, has_attachments, sent_at, created_at)"
+                    " VALUES (:th, :m, :g, '[]', '[\"kunde@example.dk\"]', '[]', '[]', :d, '[]',"
+                    " '[]', false, false, :s, :s)"
+                ),
+                {
+                    "th": thread,
+                    "m": mailbox,
+                    "g": gid,
+                    "d": direction,
+                    "s": arrived + timedelta(minutes=minutes),
+                },
+            )
+        for gid, email in (("lead", "kunde@example.dk"), ("other", "anden@example.dk")):
+            await conn.execute(
+                text(
+                    "INSERT INTO leads (source, email, status, needs_review, mailbox_id,"
+                    " gmail_message_id, gmail_thread_id, received_at, details, edited_fields,"
+                    " created_at, updated_at)"
+                    " VALUES ('website', :e, 'new', false, :m, :g, :th, :r, '{}', '[]', :r, :r)"
+                ),
+                {
+                    "e": email,
+                    "m": mailbox,
+                    "g": gid,
+                    "th": "t1" if gid == "lead" else "t2",
+                    "r": arrived,
+                },
+            )
+    async with at_0006.connect() as conn:
+        await conn.run_sync(run_upgrade, "0008")
+        await conn.commit()
+        rows = await conn.execute(
+            select(Lead.gmail_message_id, Lead.first_response_at).order_by(Lead.id)
+        )
+        assert {gid: at for gid, at in rows} == {
+            "lead": arrived + timedelta(minutes=42),
+            "other": None,
+        }

@@ -97,6 +97,7 @@ def endpoints(ids: dict[str, Any]) -> list[str]:
         "/api/leads?source=Leadpoint",
         "/api/leads?received_from=2026-11-01T00:00:00%2B00:00",
         "/api/leads?needs_review=true",
+        "/api/leads?awaiting_reply=true",
         f"/api/leads/{ids['lead']}",
         "/api/threads",
         "/api/threads?matched=false",

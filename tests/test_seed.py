@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from leadflow.db import create_engine, create_sessionmaker
 from leadflow.leads.ingest import open_original
+from leadflow.leads.responses import refresh_leads
 from leadflow.maintenance import seed as seed_module
 from leadflow.maintenance import seed_write
 from leadflow.maintenance.seed import NonSeedData, seed_database
@@ -69,6 +70,16 @@ async def test_the_matching_rules_change_nothing_it_matched(
     assert {"lead", "exact_email", "reply_chain", "phone", "domain"} <= set(report.matched_by_rule)
     assert report.ambiguous > 0
     assert report.unmatched > report.ambiguous
+
+
+async def test_first_response_times_are_what_the_services_compute(
+    rolled_back: AsyncSession,
+) -> None:
+    ids = list((await rolled_back.execute(select(Lead.id))).scalars())
+    assert await refresh_leads(rolled_back, ids) == 0
+    answered = (await rolled_back.execute(select(func.count(Lead.first_response_at)))).scalar_one()
+    # Most leads got an answer, not all: the stats and the waiting list both have data.
+    assert 0.5 * len(ids) < answered < len(ids)
 
 
 async def test_thread_aggregates_are_what_the_sync_computes(rolled_back: AsyncSession) -> None:

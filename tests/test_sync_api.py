@@ -21,11 +21,11 @@ from leadflow.db import transaction
 from leadflow.models import EmailIngestRun, IngestMode, IngestStatus, Mailbox, MailProvider, utcnow
 from leadflow.settings import Settings
 from leadflow.sync.job import ensure_mailbox
-from leadflow.sync.router import stop_sync_tasks, sync_router
+from leadflow.sync.router import sync_router
 from leadflow.sync.scheduler import run_sync_loop
 from tests.conftest import API_TOKEN
 from tests.fakes.gmail import FakeMailbox
-from tests.sync_helpers import GMAIL_USER, fake_client_factory, sync_settings
+from tests.sync_helpers import GMAIL_USER, fake_client_factory, sync_api_client, sync_settings
 
 
 def build_app(settings: Settings) -> FastAPI:
@@ -45,17 +45,8 @@ def fake() -> FakeMailbox:
 async def sync_client(
     settings: Settings, engine: AsyncEngine, fake: FakeMailbox, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = build_app(sync_settings(settings))
-    app.state.gmail_client_factory = fake_client_factory(fake, tmp_path)
-    async with LifespanManager(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport,
-            base_url="http://leadflow.test",
-            headers={"Authorization": f"Bearer {API_TOKEN}"},
-        ) as client:
-            yield client
-        await stop_sync_tasks(app)
+    async with sync_api_client(build_app(sync_settings(settings)), fake, tmp_path) as client:
+        yield client
 
 
 async def finished(client: httpx.AsyncClient, run_id: int) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from pathlib import Path
 import httpx
 import pytest
 import typer
-from asgi_lifespan import LifespanManager
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
@@ -19,11 +18,14 @@ from leadflow.models import EmailIngestRun, EmailMessage, EmailThread, Mailbox, 
 from leadflow.settings import Settings
 from leadflow.sync.job import import_mbox
 from leadflow.sync.mailboxes import MailboxKindConflict, ensure_mailbox
-from leadflow.sync.router import stop_sync_tasks
-from tests.conftest import API_TOKEN
 from tests.fakes.gmail import FakeMailbox
 from tests.fakes.gmail_wire import make_raw_email
-from tests.sync_helpers import GMAIL_USER, fake_client_factory, sync_settings, write_mbox
+from tests.sync_helpers import (
+    GMAIL_USER,
+    sync_api_client,
+    sync_settings,
+    write_mbox,
+)
 from tests.test_sync_api import build_app, finished
 
 OTHER = "other@rendetalje.dk"
@@ -40,17 +42,8 @@ def fake() -> FakeMailbox:
 async def sync_client(
     settings: Settings, engine: AsyncEngine, fake: FakeMailbox, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = build_app(sync_settings(settings))
-    app.state.gmail_client_factory = fake_client_factory(fake, tmp_path)
-    async with LifespanManager(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport,
-            base_url="http://leadflow.test",
-            headers={"Authorization": f"Bearer {API_TOKEN}"},
-        ) as client:
-            yield client
-        await stop_sync_tasks(app)
+    async with sync_api_client(build_app(sync_settings(settings)), fake, tmp_path) as client:
+        yield client
 
 
 async def counts(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[int, int, int, int]:

@@ -159,3 +159,6 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("httpx").setLevel(
         logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING
     )
+    # aiosqlite logs every call it forwards to its thread at DEBUG (a line per row fetch), which
+    # drowns our own DEBUG lines; its warnings and errors still show.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)

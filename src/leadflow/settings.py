@@ -216,6 +216,14 @@ class Settings(BaseSettings):
         ge=60,
         description="Seconds between UptimeRobot checks (300 on the free plan, 60 minimum).",
     )
+    # Lead response time (issue #12).
+    response_target_minutes: int = Field(
+        60,
+        ge=1,
+        le=10_080,
+        description="Minutes within which a new lead should be answered: leads waiting longer "
+        "are counted in /api/dashboard/stats and the metrics.",
+    )
     # Hybrid cache (issue #11): Redis first, memory when Redis fails.
     cache_enabled: bool = Field(
         True,

@@ -37,7 +37,7 @@ async def chromium() -> AsyncIterator[Browser]:
     require_service("Chromium (/usr/bin/chromium; apt-get install -y chromium)", CHROMIUM.exists())
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--lang=da-DK"]
         )
         try:
             yield browser

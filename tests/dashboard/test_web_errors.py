@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import httpx
+from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+
+from leadflow.api.app import create_app
+from leadflow.settings import Settings
+from tests.dashboard.web import log_in
 
 
 async def test_an_unknown_page_answers_the_html_404_page(browser: httpx.AsyncClient) -> None:
@@ -33,3 +38,26 @@ async def test_the_api_keeps_its_json_errors(client: httpx.AsyncClient) -> None:
     answer = await client.get("/api/no-such-thing")
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "not_found"
+
+
+async def test_with_the_database_down_a_page_says_so(settings: Settings) -> None:
+    down = settings.model_copy(
+        update={
+            "database_url": "postgresql://postgres@127.0.0.1:9/nowhere",
+            "db_connect_timeout": 1,
+        }
+    )
+    app = create_app(down)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
+        ) as client,
+    ):
+        await log_in(client)  # the login needs no database
+        for path in ("/dashboard", "/dashboard/leads", "/dashboard/system"):
+            answer = await client.get(path)
+            assert answer.status_code == 503, path
+            assert answer.headers["content-type"].startswith("text/html")
+            assert "Databasen er ikke tilgængelig lige nu" in answer.text
+            assert "Traceback" not in answer.text

@@ -69,3 +69,12 @@ def test_every_moment_is_shown_as_its_copenhagen_wall_time(moment: datetime) -> 
 def test_the_format_locale_is_danish_for_both_languages() -> None:
     assert i18n.format_locale(UiLanguage.DA) == Locale.parse("da_DK")
     assert i18n.format_locale(UiLanguage.EN).territory == "DK"
+
+
+def test_sizes_take_the_largest_unit_that_fits() -> None:
+    fmt = _fmt()
+    assert fmt.size(83_349_807_104) == "77,6\xa0GB"
+    assert fmt.size(5_500_000) == "5,2\xa0MB"
+    assert fmt.size(2048) == "2,0\xa0kB"
+    assert fmt.size(12) == "12\xa0B"
+    assert fmt.size(None) == "–"

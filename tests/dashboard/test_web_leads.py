@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -266,3 +267,64 @@ async def test_a_logged_out_visitor_cannot_change_a_status(
     assert answer.status_code == 303
     assert answer.headers["location"] == "/dashboard/login"
     assert await _status(session, lead.id) is LeadStatus.NEW
+
+
+async def test_the_lead_links_its_customer_and_thread_once_their_pages_exist(
+    app: FastAPI, browser: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    customer = await make_customer(session, name="Karen Blixen")
+    thread = await make_thread(session, subject="Tilbud", customer_id=customer.id)
+    message = await make_message(session, thread=thread, sent_at=utcnow())
+    lead = await make_lead(
+        session,
+        customer_id=customer.id,
+        mailbox_id=thread.mailbox_id,
+        gmail_message_id=message.gmail_message_id,
+    )
+    await session.commit()
+    before = (await browser.get(f"/dashboard/leads/{lead.id}")).text
+    assert "/dashboard/customers/" not in before
+    assert "Karen Blixen" in before
+
+    async def stand_in() -> dict[str, str]:
+        return {}
+
+    # The pages the customers and inbox modules will serve, under the names they will use.
+    app.add_api_route("/dashboard/customers/{customer_id}", stand_in, name="dashboard.customer")
+    app.add_api_route("/dashboard/inbox/threads/{thread_id}", stand_in, name="dashboard.thread")
+    after = (await browser.get(f"/dashboard/leads/{lead.id}")).text
+    assert f'<a href="/dashboard/customers/{customer.id}">Karen Blixen</a>' in after
+    assert f'<a href="/dashboard/inbox/threads/{thread.id}">Tilbud</a>' in after
+
+
+async def test_the_waiting_filter_lists_unanswered_new_leads_oldest_first(
+    browser: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    now = utcnow()
+    first = await make_lead(session, received_at=now - timedelta(days=3))
+    second = await make_lead(session, received_at=now - timedelta(hours=2))
+    await make_lead(
+        session, received_at=now - timedelta(days=4), first_response_at=now - timedelta(days=3)
+    )
+    await make_lead(session, status=LeadStatus.QUOTED, received_at=now - timedelta(days=5))
+    await session.commit()
+    page = await browser.get("/dashboard/leads?awaiting=1")
+    assert _listed(page.text) == [first.id, second.id]
+    assert 'name="awaiting" type="checkbox" value="1" checked' in page.text
+
+
+async def test_a_lead_shows_when_it_was_first_answered_or_how_long_it_waits(
+    browser: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    now = utcnow()
+    answered = await make_lead(
+        session,
+        received_at=now - timedelta(hours=5),
+        first_response_at=now - timedelta(hours=3),
+    )
+    waiting = await make_lead(session, received_at=now - timedelta(hours=4))
+    await session.commit()
+    shown = (await browser.get(f"/dashboard/leads/{answered.id}")).text
+    assert "(efter 2 timer)" in shown
+    shown = (await browser.get(f"/dashboard/leads/{waiting.id}")).text
+    assert "Ikke besvaret endnu: har ventet 4 timer" in shown

@@ -135,3 +135,49 @@ async def test_the_system_page_shows_runs_errors_incidents_and_the_cache(
         "Kun hukommelse (ingen Redis sat op)",
     ):
         assert shown in page.text, shown
+
+
+async def test_the_overview_opens_with_the_leads_waiting_for_an_answer(
+    browser: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    now = utcnow()
+    # Target 60 minutes (the default): two past it, one within it, one answered, one closed.
+    older = await make_lead(session, name="Ældste Kunde", received_at=now - timedelta(days=2))
+    old = await make_lead(session, name="Anden Kunde", received_at=now - timedelta(hours=3))
+    fresh = await make_lead(session, name="Ny Kunde", received_at=now - timedelta(minutes=20))
+    await make_lead(
+        session,
+        name="Besvaret Kunde",
+        received_at=now - timedelta(hours=5),
+        first_response_at=now - timedelta(hours=4),
+    )
+    await make_lead(
+        session, name="Tabt Kunde", status=LeadStatus.LOST, received_at=now - timedelta(days=3)
+    )
+    await session.commit()
+    page = (await browser.get("/dashboard")).text
+    section = page.split('id="waiting-heading"')[1].split("</section>")[0]
+    listed = re.findall(r'href="/dashboard/leads/(\d+)"', section)
+    assert listed == [str(older.id), str(old.id), str(fresh.id)]  # oldest first
+    assert "ventet 2 dage" in section
+    assert "ventet 3 timer" in section
+    assert "ventet 20 minutter" in section
+    assert section.count('class="waited-long nowrap"') == 2  # past the target
+    assert "2 leads har ventet længere end 60 minutter" in section
+    assert "Besvaret Kunde" not in section
+    assert "Tabt Kunde" not in section
+    # It comes first: before the key figures.
+    assert page.index('id="waiting-heading"') < page.index('id="kpi-heading"')
+    assert _kpi(page, "Median svartid, 7 dage") == "60 minutter"
+
+
+async def test_when_every_lead_is_answered_the_overview_says_so(
+    browser: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    now = utcnow()
+    await make_lead(
+        session, received_at=now - timedelta(hours=2), first_response_at=now - timedelta(hours=1)
+    )
+    await session.commit()
+    page = (await browser.get("/dashboard")).text
+    assert "Alle nye leads er besvaret." in page

@@ -6,9 +6,8 @@ import re
 
 import httpx
 from fastapi import FastAPI
-from fastapi.routing import APIRoute, iter_route_contexts
 
-from leadflow.dashboard.web.deps import LOGIN_PATH, is_dashboard_path
+from leadflow.dashboard.web.deps import LOGIN_PATH, page_paths
 from leadflow.dashboard.web.session import COOKIE_NAME
 from tests.conftest import API_TOKEN
 
@@ -40,15 +39,4 @@ async def logged_in_csrf(client: httpx.AsyncClient) -> str:
 
 def page_routes(app: FastAPI, method: str) -> list[str]:
     """Every dashboard route for `method` (from the route table), with path ids filled with 1."""
-    paths = []
-    for context in iter_route_contexts(app.routes):
-        path = context.path
-        if (
-            isinstance(context.original_route, APIRoute)
-            and isinstance(path, str)
-            and method in (context.methods or ())
-            and is_dashboard_path(path)
-            and path != "/"
-        ):
-            paths.append(re.sub(r"\{[^}]+\}", "1", path))
-    return sorted(paths)
+    return [re.sub(r"\{[^}]+\}", "1", path) for path in page_paths(app, method)]

@@ -15,11 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -27,28 +25,16 @@ import uvicorn
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tests import threaded_server
 from tests.fakes.gmail import FakeMailbox
 from tests.fakes.gmail_wire import large_raw_email
 
 
-@contextmanager
-def serve_in_thread(mailbox: FakeMailbox, *, host: str = "127.0.0.1") -> Iterator[str]:
-    """Run the fake under uvicorn on a free port in a daemon thread; yield its base URL."""
-    config = uvicorn.Config(mailbox.app, host=host, port=0, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="fake-gmail", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("fake Gmail server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+def serve_in_thread(
+    mailbox: FakeMailbox, *, host: str = "127.0.0.1"
+) -> AbstractContextManager[str]:
+    """Run the fake under uvicorn on a free port in a daemon thread; the context yields its URL."""
+    return threaded_server.serve_in_thread(mailbox.app, name="fake-gmail", host=host)
 
 
 def write_credentials(mailbox: FakeMailbox, base_url: str, path: Path) -> None:

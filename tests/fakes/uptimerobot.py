@@ -13,19 +13,16 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
-import time
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-import uvicorn
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from tests import threaded_server
 from tests.fakes.clock import FakeClock
 
 WINDOW_SECONDS = 60.0
@@ -342,23 +339,8 @@ class FakeUptimeRobot:
         return [c for c in self.calls if not c.startswith("get")]
 
 
-@contextmanager
-def serve_in_thread(fake: FakeUptimeRobot, *, host: str = "127.0.0.1") -> Iterator[str]:
-    """Run the fake under uvicorn on a free port in a daemon thread; yield its base URL."""
-    config = uvicorn.Config(
-        fake.app, host=host, port=0, log_level="warning", lifespan="off", interface="asgi3"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="fake-uptimerobot", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("fake UptimeRobot did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+def serve_in_thread(
+    fake: FakeUptimeRobot, *, host: str = "127.0.0.1"
+) -> AbstractContextManager[str]:
+    """Run the fake under uvicorn on a free port in a daemon thread; the context yields its URL."""
+    return threaded_server.serve_in_thread(fake.app, name="fake-uptimerobot", host=host)

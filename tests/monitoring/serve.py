@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
-import uvicorn
 from starlette.types import ASGIApp
 
+from tests.threaded_server import serve_in_thread
 
-@contextmanager
-def serve_app(app: ASGIApp, *, host: str = "127.0.0.1") -> Iterator[str]:
-    config = uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="served-app", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the app did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
+
+def serve_app(app: ASGIApp, *, host: str = "127.0.0.1") -> AbstractContextManager[str]:
+    """The context yields the served app's base URL."""
+    return serve_in_thread(app, name="served-app", lifespan="on", host=host, timeout=20)

@@ -53,9 +53,10 @@ WRITE_TAGS: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/bookings"): (_B, _C),
     ("PATCH", "/bookings/{booking_id}"): (_B, _C),
     ("POST", "/bookings/{booking_id}/cancel"): (_B, _C),
-    ("POST", "/threads/{thread_id}/link"): (_T, _C),
-    ("DELETE", "/threads/{thread_id}/link"): (_T, _C),
-    ("POST", "/threads/rematch"): (_T, _C),
+    # A thread linked to a customer answers (or no longer) its leads: first_response_at moves.
+    ("POST", "/threads/{thread_id}/link"): (_T, _C, _L),
+    ("DELETE", "/threads/{thread_id}/link"): (_T, _C, _L),
+    ("POST", "/threads/rematch"): (_T, _C, _L),
     # Starting a sync changes the mailbox's sync status; its data comes with the sync's batches.
     ("POST", "/sync"): (_M,),
 }
@@ -77,8 +78,8 @@ PAGE_WRITES: dict[tuple[str, str], tuple[str, str] | None] = {
 PAGE_PREFIX = "/dashboard/"
 
 SYNC_BATCH_TAGS = frozenset({_T, _L, _C, _M})
-# What `leadflow match` and `leadflow leads rescan` change.
-MATCH_TAGS = frozenset({_T, _C})
+# What `leadflow match` and `leadflow leads rescan` change (links move first_response_at).
+MATCH_TAGS = frozenset({_T, _C, _L})
 RESCAN_TAGS = frozenset({_L, _T, _C})
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 API_PREFIX = "/api"

@@ -131,7 +131,12 @@ async def serve_view(request: Request, cache: Cache, view: CachedView) -> Respon
 
 async def _load_dashboard(ctx: ViewContext) -> bytes:
     async with ctx.sessionmaker() as session:
-        stats = await compute_stats(session, now=utcnow(), timezone=ctx.settings.timezone)
+        stats = await compute_stats(
+            session,
+            now=utcnow(),
+            timezone=ctx.settings.timezone,
+            response_target_minutes=ctx.settings.response_target_minutes,
+        )
     return stats.model_dump_json().encode()
 
 

@@ -211,6 +211,7 @@ def demo(
     if no_serve:
         return
     url = f"http://{host}:{port}"
+    console.print(f"Web:     {url}/dashboard   (log in with the token)")
     console.print(f"API:     {url}/api/customers   (OpenAPI: {url}/docs)")
     console.print(f"Token:   {token}")
     console.print(f'Try:     curl -H "Authorization: Bearer {token}" {url}/api/dashboard/stats')

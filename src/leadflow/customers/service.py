@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadflow.customers.schemas import CustomerCreate, CustomerSort, CustomerUpdate
 from leadflow.db import contains_folded, escape_like
 from leadflow.errors import Conflict, NotFound, Unprocessable
+from leadflow.leads.responses import lock_responses, refresh_leads
 from leadflow.models import Booking, Customer, EmailThread, Lead
 from leadflow.models.locks import (
     lock_against_delete,
@@ -126,7 +127,8 @@ async def update_customer(
 async def delete_customer(session: AsyncSession, *, customer_id: int, force: bool) -> None:
     """Delete a customer; refuse while it has bookings unless `force` (see the module doc)."""
     # Children first, the customer last: the lock order of every writer (models.locks).
-    await lock_rows(session, Lead, Lead.customer_id == customer_id)
+    await lock_responses(session)
+    leads = await lock_rows(session, Lead, Lead.customer_id == customer_id)
     await lock_rows(session, Booking, Booking.customer_id == customer_id)
     await lock_rows(session, EmailThread, EmailThread.customer_id == customer_id)
     customer = await lock_for_delete(session, Customer, customer_id)
@@ -157,6 +159,8 @@ async def delete_customer(session: AsyncSession, *, customer_id: int, force: boo
     )
     await session.delete(customer)
     await session.flush()
+    # Its threads no longer answer its (former) leads: only their own thread and address do.
+    await refresh_leads(session, leads)
 
 
 async def _ensure_email_free(session: AsyncSession, *, email: str, customer_id: int | None) -> None:

@@ -61,6 +61,33 @@ class MailboxSyncStatus(BaseModel):
     last_run: IngestRunSummary | None
 
 
+class ResponseWindow(BaseModel):
+    answered: int = Field(description="Leads of the window that have been answered.")
+    median_minutes: float | None = Field(
+        description="Median minutes from arrival to the first answer; null: none answered."
+    )
+    p90_minutes: float | None = Field(
+        description="90th percentile of the same (nine in ten were answered this fast)."
+    )
+
+
+class ResponseTimeStats(BaseModel):
+    """How fast new leads are answered (first outbound mail after the lead arrived)."""
+
+    target_minutes: int = Field(description="LEADFLOW_RESPONSE_TARGET_MINUTES.")
+    last_7d: ResponseWindow = Field(
+        description="Leads received during the last 7 calendar days (spam and duplicates left out)."
+    )
+    last_30d: ResponseWindow = Field(description="The same over the last 30 calendar days.")
+    waiting: int = Field(description="New leads without an answer (?awaiting_reply=true).")
+    waiting_past_target: int = Field(
+        description="Of those, the ones that arrived more than target_minutes ago."
+    )
+    oldest_waiting_since: datetime | None = Field(
+        description="When the longest-waiting lead arrived; null when none waits."
+    )
+
+
 class DashboardStats(BaseModel):
     generated_at: datetime
     timezone: str
@@ -69,3 +96,4 @@ class DashboardStats(BaseModel):
     bookings: BookingStats
     threads: ThreadStats
     mailboxes: list[MailboxSyncStatus]
+    response_times: ResponseTimeStats

@@ -2,6 +2,10 @@
 
 Day-based windows use the business time zone: "today" runs from local midnight to the next one,
 "7 days" are today and the six calendar days before it (30 likewise). Bookings count from `now`.
+
+Response times use the same windows, by when the lead arrived. Median and p90 are over the
+answered leads of the window, spam and duplicates left out (a duplicate is answered with its
+original); leads not answered yet are counted apart (`waiting`, `waiting_past_target`).
 """
 
 from __future__ import annotations
@@ -21,8 +25,12 @@ from leadflow.dashboard.schemas import (
     IngestRunSummary,
     LeadStats,
     MailboxSyncStatus,
+    ResponseTimeStats,
+    ResponseWindow,
     ThreadStats,
 )
+from leadflow.leads.response_time import percentile, response_seconds
+from leadflow.leads.responses import awaiting_reply_filter
 from leadflow.models import (
     ACTIVE_BOOKING_STATUSES,
     OPEN_LEAD_STATUSES,
@@ -39,7 +47,8 @@ from leadflow.models import (
 PER_DAY_DAYS = 30
 
 
-def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The start of `day` in `tz` (a day's windows run from one local midnight to the next)."""
     return datetime.combine(day, time(), tzinfo=tz)
 
 
@@ -47,7 +56,9 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.count().filter(condition)
 
 
-async def compute_stats(session: AsyncSession, *, now: datetime, timezone: str) -> DashboardStats:
+async def compute_stats(
+    session: AsyncSession, *, now: datetime, timezone: str, response_target_minutes: int = 60
+) -> DashboardStats:
     """Every dashboard KPI as of `now` (timezone-aware), with days cut in `timezone`."""
     return DashboardStats(
         generated_at=now,
@@ -57,19 +68,22 @@ async def compute_stats(session: AsyncSession, *, now: datetime, timezone: str) 
         bookings=await booking_stats(session, now=now),
         threads=await thread_stats(session),
         mailboxes=await mailbox_sync_status(session),
+        response_times=await response_time_stats(
+            session, now=now, tz=ZoneInfo(timezone), target_minutes=response_target_minutes
+        ),
     )
 
 
 async def lead_stats(session: AsyncSession, *, now: datetime, tz: ZoneInfo) -> LeadStats:
     today = now.astimezone(tz).date()
-    end = _local_midnight(today + timedelta(days=1), tz)
+    end = local_midnight(today + timedelta(days=1), tz)
 
     def since(days_back: int) -> ColumnElement[bool]:
-        start = _local_midnight(today - timedelta(days=days_back), tz)
+        start = local_midnight(today - timedelta(days=days_back), tz)
         return (Lead.received_at >= start) & (Lead.received_at < end)
 
     days = [today - timedelta(days=back) for back in range(PER_DAY_DAYS - 1, -1, -1)]
-    midnights = [_local_midnight(day, tz) for day in [*days, today + timedelta(days=1)]]
+    midnights = [local_midnight(day, tz) for day in [*days, today + timedelta(days=1)]]
     counts = (
         await session.execute(
             select(
@@ -107,6 +121,67 @@ async def lead_stats(session: AsyncSession, *, now: datetime, tz: ZoneInfo) -> L
         by_status=by_status,
         by_source=by_source,
         per_day=[DayCount(day=day, count=n) for day, n in zip(days, counts[5:], strict=True)],
+    )
+
+
+RESPONSE_WINDOWS = (7, 30)
+
+
+def _window(seconds: list[int]) -> ResponseWindow:
+    minutes = [s / 60 for s in seconds]
+    median, p90 = percentile(minutes, 0.5), percentile(minutes, 0.9)
+    return ResponseWindow(
+        answered=len(minutes),
+        median_minutes=round(median, 1) if median is not None else None,
+        p90_minutes=round(p90, 1) if p90 is not None else None,
+    )
+
+
+async def response_time_stats(
+    session: AsyncSession, *, now: datetime, tz: ZoneInfo, target_minutes: int
+) -> ResponseTimeStats:
+    """Median and p90 answer times over 7 and 30 days, and the leads still waiting."""
+    today = now.astimezone(tz).date()
+    end = local_midnight(today + timedelta(days=1), tz)
+    starts = {
+        days: local_midnight(today - timedelta(days=days - 1), tz) for days in RESPONSE_WINDOWS
+    }
+    # Only two timestamps per answered lead of the last 30 days: few enough to rank here, the
+    # same way on SQLite (no percentile function) and PostgreSQL.
+    rows = await session.execute(
+        select(Lead.received_at, Lead.first_response_at).where(
+            Lead.received_at >= starts[max(RESPONSE_WINDOWS)],
+            Lead.received_at < end,
+            Lead.first_response_at.is_not(None),
+            Lead.status != LeadStatus.SPAM,
+            Lead.duplicate_of_id.is_(None),
+        )
+    )
+    by_window: dict[int, list[int]] = {days: [] for days in RESPONSE_WINDOWS}
+    for received_at, answered_at in rows:
+        seconds = response_seconds(received_at, answered_at)
+        if seconds is None or received_at is None:
+            continue
+        for days in RESPONSE_WINDOWS:
+            if received_at >= starts[days]:
+                by_window[days].append(seconds)
+    late = now - timedelta(minutes=target_minutes)
+    waiting, past_target, oldest = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count().filter(Lead.received_at < late),
+                func.min(Lead.received_at),
+            ).where(awaiting_reply_filter())
+        )
+    ).one()
+    return ResponseTimeStats(
+        target_minutes=target_minutes,
+        last_7d=_window(by_window[7]),
+        last_30d=_window(by_window[30]),
+        waiting=waiting,
+        waiting_past_target=past_target,
+        oldest_waiting_since=oldest,
     )
 
 

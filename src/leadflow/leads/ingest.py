@@ -19,6 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadflow.customers.counters import refresh_counters
 from leadflow.leads.parsers import LeadEmail, ParsedLead, parse_lead
 from leadflow.leads.repair import snapshot
+from leadflow.leads.responses import (
+    facts_of_messages,
+    lock_responses,
+    refresh_for_messages,
+    refresh_leads,
+)
 from leadflow.mail.message import ParsedMessage
 from leadflow.models import (
     OPEN_LEAD_STATUSES,
@@ -203,9 +209,13 @@ async def ingest_leads(
         ).scalars()
     )
     found = [(s, lead) for s, lead in found if s.gmail_message_id not in existing]
+    if not found:
+        return report
+    await lock_responses(session)  # before the customer rows (`leads.responses`)
     customers = await ensure_customers(session, (lead for _, lead in found), report)
     # Oldest first, so the first lead of a customer is the original and later ones duplicates.
     found.sort(key=lambda pair: (pair[1].received_at or utcnow(), pair[0].gmail_message_id))
+    created: list[int] = []
     for start in range(0, len(found), LEAD_CHUNK):
         chunk = found[start : start + LEAD_CHUNK]
         lead_ids = await _insert_leads(session, mailbox_id, chunk, customers)
@@ -214,6 +224,7 @@ async def ingest_leads(
             if lead_id is None:
                 continue  # a concurrent run made it first
             report.leads_created += 1
+            created.append(lead_id)
             report.needs_review += int(parsed.needs_review)
             customer_id = customers.get(parsed.email) if parsed.email else None
             if customer_id is not None:
@@ -233,6 +244,9 @@ async def ingest_leads(
                     )
                     report.duplicates += 1
     await refresh_counters(session, report.customer_ids)
+    # A reply may be stored already; and a lead's own mail is no reply to the other leads.
+    await refresh_leads(session, created)
+    await refresh_for_messages(session, await facts_of_messages(session, [s.id for s, _ in found]))
     return report
 
 

@@ -36,6 +36,7 @@ from leadflow.leads.ingest import (
     open_original,
 )
 from leadflow.leads.repair import REPAIRABLE, Repair, plan_repair, snapshot
+from leadflow.leads.responses import ANSWER_FIELDS, lock_responses, refresh_leads
 from leadflow.mail.stored import message_from_row
 from leadflow.matching.processor import rematch_after_sync
 from leadflow.models import EmailMessage, EmailThread, Lead
@@ -135,11 +136,13 @@ async def _repair_batch(
     session: AsyncSession, settings: Settings, report: RescanReport, *, after_id: int, up_to: int
 ) -> int | None:
     """Re-parse one batch of leads (ids after `after_id`); return the last id, None when done."""
+    await lock_responses(session)  # before the lead rows (`leads.responses`)
     rows = await _leads_with_mail(session, after_id=after_id, up_to=up_to)
     if not rows:
         return None
     relink: list[Lead] = []
     fill: list[tuple[int, Lead]] = []
+    answer_moved: list[int] = []
     for lead, message, gmail_thread_id in rows:
         report.leads_reparsed += 1
         parsed = find_lead(message_from_row(message, gmail_thread_id=gmail_thread_id), settings)
@@ -153,6 +156,8 @@ async def _repair_batch(
             setattr(lead, name, value)
         lead.parsed = snapshot(parsed)
         _count(report, lead.id, repair)
+        if not ANSWER_FIELDS.isdisjoint(repair.changes):
+            answer_moved.append(lead.id)
         if "email" in repair.changes and "customer_id" not in lead.edited_fields:
             relink.append(lead)
         elif repair.changes and lead.customer_id is not None:
@@ -161,6 +166,7 @@ async def _repair_batch(
     touched = await _relink(session, relink, report)
     await fill_customer_fields(session, fill)
     await refresh_counters(session, touched | {cid for cid, _ in fill})
+    await refresh_leads(session, [*answer_moved, *(lead.id for lead in relink)])
     return rows[-1][0].id
 
 

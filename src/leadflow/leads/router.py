@@ -38,9 +38,19 @@ async def list_leads(
         AwareDatetime | None, Query(description="Received before (ISO 8601 with offset).")
     ] = None,
     needs_review: bool | None = None,
+    awaiting_reply: Annotated[
+        bool | None,
+        Query(
+            description="true: only new leads nobody has answered yet, oldest first (the order "
+            "to answer them in); false: every other lead."
+        ),
+    ] = None,
 ) -> Page[LeadOut] | Response:
-    """Leads, newest received first; the first page without filters is cached."""
-    unfiltered = not lead_status and source is None and needs_review is None
+    """Leads, newest received first (`awaiting_reply=true`: oldest first); the first page
+    without filters is cached."""
+    unfiltered = (
+        not lead_status and source is None and needs_review is None and awaiting_reply is None
+    )
     if page.is_first_default and unfiltered and received_from is None and received_to is None:
         return await views.serve_view(request, cache, views.first_page("leads"))
     stmt = service.list_query(
@@ -49,6 +59,7 @@ async def list_leads(
         received_from=received_from,
         received_to=received_to,
         needs_review=needs_review,
+        awaiting_reply=awaiting_reply,
     )
     rows, total = await fetch_page(session, stmt, page)
     return build_page(LeadOut, request, rows, total, page)

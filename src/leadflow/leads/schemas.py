@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field
 
 from leadflow.api.patch import NotNull
 from leadflow.customers.schemas import Email, Phone
+from leadflow.leads.response_time import response_seconds
 from leadflow.models import LeadStatus
 
 
@@ -95,5 +96,18 @@ class LeadOut(BaseModel):
     gmail_message_id: str | None
     gmail_thread_id: str | None
     received_at: datetime | None
+    first_response_at: datetime | None = Field(
+        None,
+        description="When the business first answered: the first outbound mail after the lead "
+        "arrived, in its thread, in a thread linked to its customer, or to its address; "
+        "null while unanswered.",
+    )
     created_at: datetime
     updated_at: datetime
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Whole seconds from received_at to first_response_at; null while unanswered."
+    )
+    @property
+    def response_seconds(self) -> int | None:
+        return response_seconds(self.received_at, self.first_response_at)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.customers import service as customer_service
@@ -19,6 +19,12 @@ from leadflow.customers.counters import refresh_counters
 from leadflow.errors import Conflict, NotFound, Unprocessable
 from leadflow.leads.duplicates import check_duplicate_links
 from leadflow.leads.ingest import ensure_customers
+from leadflow.leads.responses import (
+    ANSWER_FIELDS,
+    awaiting_reply_filter,
+    lock_responses,
+    refresh_leads,
+)
 from leadflow.leads.schemas import LeadCreate, LeadUpdate
 from leadflow.leads.transitions import allowed_targets, can_transition
 from leadflow.models import Booking, EmailMessage, EmailThread, Lead, LeadStatus, utcnow
@@ -33,8 +39,13 @@ def list_query(
     received_to: datetime | None = None,
     needs_review: bool | None = None,
     customer_id: int | None = None,
+    awaiting_reply: bool | None = None,
 ) -> Select[Lead]:
-    """Leads matching every given filter, newest received first (`received_to` is exclusive)."""
+    """Leads matching every given filter, newest received first (`received_to` is exclusive).
+
+    `awaiting_reply=True`: only leads waiting for an answer (`leads.response_time`), oldest
+    first, the order they should be answered in; False: every other lead.
+    """
     if received_from and received_to and received_from >= received_to:
         raise Unprocessable(
             "received_to must be later than received_from",
@@ -53,6 +64,10 @@ def list_query(
         stmt = stmt.where(Lead.needs_review.is_(needs_review))
     if customer_id is not None:
         stmt = stmt.where(Lead.customer_id == customer_id)
+    if awaiting_reply is True:
+        return stmt.where(awaiting_reply_filter()).order_by(Lead.received_at.asc(), Lead.id.asc())
+    if awaiting_reply is False:
+        stmt = stmt.where(not_(awaiting_reply_filter()))
     return stmt.order_by(Lead.received_at.desc().nulls_last(), Lead.id.desc())
 
 
@@ -91,6 +106,7 @@ async def source_mail(
 
 async def create(session: AsyncSession, *, data: LeadCreate) -> Lead:
     """Create a manual lead on its customer (named, or found/created by email); recount it."""
+    await lock_responses(session)  # before the customer row (`leads.responses`)
     lead = Lead(**data.model_dump())
     lead.received_at = data.received_at or utcnow()
     if data.customer_id is not None:
@@ -100,12 +116,18 @@ async def create(session: AsyncSession, *, data: LeadCreate) -> Lead:
     session.add(lead)
     await session.flush()
     await refresh_counters(session, [lead.customer_id])
+    # The customer may have been answered already (a reply to its address, a linked thread).
+    await refresh_leads(session, [lead.id])
+    await session.refresh(lead)
     return lead
 
 
 async def update_lead(session: AsyncSession, *, lead_id: int, data: LeadUpdate) -> Lead:
     """Change a lead under its row lock: the status rule and the links see its current state."""
     changes = data.model_dump(exclude_unset=True)
+    answer_depends = not ANSWER_FIELDS.isdisjoint(changes)
+    if answer_depends:
+        await lock_responses(session)  # before the lead row (`leads.responses`)
     original_id = changes.get("duplicate_of_id")
     if original_id is not None and original_id < lead_id:
         await lock_against_change(session, Lead, original_id)  # one lock order: ascending id
@@ -125,6 +147,8 @@ async def update_lead(session: AsyncSession, *, lead_id: int, data: LeadUpdate) 
     await session.flush()
     # A new customer or a new received_at moves counters; recounting every side is cheap.
     await refresh_counters(session, [*recount, lead.customer_id])
+    if answer_depends:
+        await refresh_leads(session, [lead_id])
     await session.refresh(lead)
     return lead
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadflow.customers import service as customer_service
 from leadflow.customers.counters import refresh_counters
 from leadflow.errors import NotFound
+from leadflow.leads.responses import lock_responses, refresh_for_customers
 from leadflow.models import EmailMessage, EmailThread, utcnow
 from leadflow.models.locks import lock_for_update
 
@@ -50,6 +51,7 @@ async def messages_of(session: AsyncSession, *, thread_id: int) -> list[EmailMes
 
 async def link(session: AsyncSession, *, thread_id: int, customer_id: int) -> EmailThread:
     """Link the thread to a customer by hand; automatic matching must not undo it."""
+    await lock_responses(session)  # before the thread row (`leads.responses`)
     thread = await _locked(session, thread_id=thread_id)
     await customer_service.require_customer(session, customer_id=customer_id)
     previous = thread.customer_id
@@ -61,12 +63,14 @@ async def link(session: AsyncSession, *, thread_id: int, customer_id: int) -> Em
     thread.match_note = None
     await session.flush()
     await refresh_counters(session, [previous, customer_id])
+    await refresh_for_customers(session, [previous, customer_id])
     await session.refresh(thread)
     return thread
 
 
 async def unlink(session: AsyncSession, *, thread_id: int) -> EmailThread:
     """Detach the thread from any customer, recorded as a manual decision so rules leave it be."""
+    await lock_responses(session)  # before the thread row (`leads.responses`)
     thread = await _locked(session, thread_id=thread_id)
     previous = thread.customer_id
     thread.customer_id = None
@@ -77,6 +81,7 @@ async def unlink(session: AsyncSession, *, thread_id: int) -> EmailThread:
     thread.match_note = None
     await session.flush()
     await refresh_counters(session, [previous])
+    await refresh_for_customers(session, [previous])
     await session.refresh(thread)
     return thread
 

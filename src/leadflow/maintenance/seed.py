@@ -24,11 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from leadflow.customers.counters import refresh_counters
 from leadflow.db import create_engine, create_sessionmaker, transaction
+from leadflow.leads.response_time import LeadFacts, MessageFacts, first_responses
 from leadflow.maintenance.schema import upgrade_database
 from leadflow.maintenance.seed_bookings import booking_rows, ingest_run_rows
 from leadflow.maintenance.seed_mail import MailBuilder
 from leadflow.maintenance.seed_people import (
     SeedCustomer,
+    SeedLead,
     customer_rows,
     lead_rows,
     make_customers,
@@ -160,8 +162,11 @@ async def write_seed(session: AsyncSession, plan: SeedPlan, progress: SeedProgre
     await writer.write(TABLES["customers"], customer_rows(customers, first_lead))
     progress.advance(len(customers))
     suspended = await writer.suspend(TABLES[name] for name in BIG_TABLES)
-    messages = await _write_mail(writer, plan, customers, threads, progress)
-    await writer.write(TABLES["leads"], lead_rows(leads, plan, SEED_MAILBOX_ID))
+    replies: list[MessageFacts] = []
+    messages = await _write_mail(writer, plan, customers, threads, progress, replies)
+    answered = first_responses([_lead_facts(lead) for lead in leads], replies)
+    del replies
+    await writer.write(TABLES["leads"], lead_rows(leads, plan, SEED_MAILBOX_ID, answered))
     await writer.write(TABLES["bookings"], bookings)
     await writer.write(TABLES["email_ingest_runs"], runs)
     progress.advance(len(leads) + len(bookings) + len(runs))
@@ -194,14 +199,20 @@ async def _write_mail(
     customers: list[SeedCustomer],
     threads: list[ThreadPlan],
     progress: SeedProgress,
+    replies: list[MessageFacts],
 ) -> int:
     """Write threads and messages chunk by chunk; the next chunk is built in a worker thread
-    while the database takes the current one. Returns the number of messages."""
+    while the database takes the current one. Returns the number of messages; `replies` gets
+    the facts of our messages that may answer a lead."""
     shared: dict[str, list[int]] = defaultdict(list)
     for customer in customers:
         if customer.shared_domain and customer.domain:
             shared[customer.domain].append(customer.id)
     builder = MailBuilder(plan, SEED_MAILBOX_ID, shared)
+    builder.lead_emails = frozenset(
+        t.customer.email.lower() for t in threads if t.lead is not None and t.customer is not None
+    )
+    builder.replies = replies
 
     def build(chunk: list[ThreadPlan]) -> tuple[Prepared, Prepared]:
         built = [builder.build(thread) for thread in chunk]
@@ -230,6 +241,17 @@ async def _write_mail(
             with contextlib.suppress(Exception):
                 await next_chunk
     return written
+
+
+def _lead_facts(lead: SeedLead) -> LeadFacts:
+    return LeadFacts(
+        id=lead.id,
+        received_at=lead.received_at,
+        mailbox_id=SEED_MAILBOX_ID,
+        gmail_thread_id=lead.gmail_id,
+        email=lead.customer.email,
+        customer_id=lead.customer.id,
+    )
 
 
 async def _empty(session: AsyncSession, writer: BulkWriter) -> None:

@@ -17,12 +17,14 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from leadflow.leads.response_time import MessageFacts
 from leadflow.mail.mime import snippet_of
 from leadflow.maintenance import seed_text as text
 from leadflow.maintenance.sample_parts import FIRST, LAST
 from leadflow.maintenance.seed_plan import SeedPlan, ascii_local
 from leadflow.maintenance.seed_threads import Kind, ThreadPlan
 from leadflow.matching import rules
+from leadflow.models import Direction
 from leadflow.sync.thread_aggregates import normalise_subject
 
 GMAIL_ID_BASE = 0x18A0_0000_0000_0000
@@ -92,6 +94,9 @@ class MailBuilder:
         self.next_message_id = 1
         self.refs = ReferenceBook()
         self.us = Party(plan.own_address, "Rendetalje")
+        # Our messages that may answer a lead (`leads.response_time`), for first_response_at.
+        self.lead_emails: frozenset[str] = frozenset()
+        self.replies: list[MessageFacts] = []
 
     def build(self, thread: ThreadPlan) -> BuiltThread:
         rng = self.plan.rng(f"thread:{thread.id}")
@@ -110,7 +115,35 @@ class MailBuilder:
                     self.refs.add(cid, message["sent_at"], message["rfc822_message_id"])
         if thread.lead is not None:
             thread.lead.gmail_id = messages[0]["gmail_message_id"]
-        return BuiltThread(self._thread_row(rng, kind, thread, messages), messages)
+        row = self._thread_row(rng, kind, thread, messages)
+        self._note_replies(row, messages, lead_thread=thread.lead is not None)
+        return BuiltThread(row, messages)
+
+    def _note_replies(
+        self, row: dict[str, Any], messages: list[dict[str, Any]], *, lead_thread: bool
+    ) -> None:
+        """Keep the facts of our messages that can answer a lead (the rest cannot)."""
+        for position, m in enumerate(messages):
+            recipients = tuple(a.lower() for a in [*m["to_addresses"], *m["cc_addresses"]])
+            relevant = (
+                lead_thread
+                or row["customer_id"] is not None
+                or not self.lead_emails.isdisjoint(recipients)
+            )
+            if m["direction"] != "outbound" or not relevant:
+                continue
+            self.replies.append(
+                MessageFacts(
+                    mailbox_id=self.mailbox_id,
+                    gmail_message_id=m["gmail_message_id"],
+                    gmail_thread_id=row["gmail_thread_id"],
+                    direction=Direction.OUTBOUND,
+                    sent_at=m["sent_at"],
+                    recipients=recipients,
+                    thread_customer_id=row["customer_id"],
+                    is_lead_source=lead_thread and position == 0,
+                )
+            )
 
     def _drafts(self, rng: random.Random, kind: Kind, thread: ThreadPlan) -> list[_Draft]:
         first, them = self._opening(rng, kind, thread)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -250,8 +251,14 @@ def customer_rows(
     return rows
 
 
-def lead_rows(leads: list[SeedLead], plan: SeedPlan, mailbox_id: int) -> list[dict[str, object]]:
-    """Lead rows as the ingest stores them (customer found by email, platform mail ids)."""
+def lead_rows(
+    leads: list[SeedLead],
+    plan: SeedPlan,
+    mailbox_id: int,
+    answered: Mapping[int, datetime | None],
+) -> list[dict[str, object]]:
+    """Lead rows as the ingest stores them (customer found by email, platform mail ids), with
+    when each was first answered (`answered`, by lead id)."""
     rng = plan.rng("lead-rows")
     rows: list[dict[str, object]] = []
     for lead in leads:
@@ -287,6 +294,7 @@ def lead_rows(leads: list[SeedLead], plan: SeedPlan, mailbox_id: int) -> list[di
                 "gmail_message_id": lead.gmail_id,
                 "gmail_thread_id": lead.gmail_id,
                 "received_at": lead.received_at,
+                "first_response_at": answered.get(lead.id),
                 "created_at": created,
                 "updated_at": min(updated, plan.anchor),
                 "preferred_date_text": None,

@@ -16,6 +16,7 @@ from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.customers.counters import refresh_counters
+from leadflow.leads.responses import lock_responses, refresh_for_customers
 from leadflow.matching import rules
 from leadflow.matching.index_cache import CustomerIndexCache
 from leadflow.matching.schemas import MatchingStats, MatchReport
@@ -103,6 +104,7 @@ async def match_threads(
     """
     now = now or utcnow()
     await session.flush()
+    await lock_responses(session)  # before any thread or customer row (`leads.responses`)
     if customers is not None:
         exclusions = customers.exclusions
         index = await customers.get(session)
@@ -146,6 +148,8 @@ async def match_threads(
             break
     await session.flush()
     await refresh_counters(session, tally.customers)
+    # A thread now (or no longer) linked to a customer answers (or not) that customer's leads.
+    await refresh_for_customers(session, tally.customers)
     return tally.report()
 
 

@@ -159,6 +159,8 @@ class Lead(Timestamps, Base):
     gmail_message_id: Mapped[str | None] = mapped_column(String(200))
     gmail_thread_id: Mapped[str | None] = mapped_column(String(200))
     received_at: Mapped[datetime | None]
+    # When the business first answered (leads.response_time); NULL: not answered (yet).
+    first_response_at: Mapped[datetime | None]
 
 
 class EmailThread(Timestamps, Base):
@@ -320,6 +322,16 @@ _newest_first("ix_leads_status_received_at", Lead.received_at, leading=Lead.stat
 Index("ix_customers_name_desc", Customer.name.desc().nulls_last()).ddl_if(dialect="postgresql")
 Index("ix_customers_last_contact_at_desc", Customer.last_contact_at.desc().nulls_last()).ddl_if(
     dialect="postgresql"
+)
+# GET /api/leads?awaiting_reply=true and the dashboard's "waiting past the target" count: new
+# leads nobody has answered, oldest first (leads.response_time.AWAITING_STATUSES).
+_AWAITING = (Lead.first_response_at.is_(None)) & (Lead.status == LeadStatus.NEW.value)
+Index(
+    "ix_leads_awaiting_reply_received_at",
+    Lead.received_at,
+    Lead.id,
+    postgresql_where=_AWAITING,
+    sqlite_where=_AWAITING,
 )
 _newest_first(
     "ix_email_threads_unmatched_last_message_at",

@@ -23,6 +23,13 @@ from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from leadflow.leads.response_time import MessageFacts
+from leadflow.leads.responses import (
+    facts_of_messages,
+    lock_responses,
+    outbound_facts,
+    refresh_for_messages,
+)
 from leadflow.mail.message import ParsedMessage
 from leadflow.models import EmailMessage, EmailThread, utcnow
 from leadflow.sync.thread_aggregates import THREADS as _THREADS
@@ -178,6 +185,8 @@ async def store_messages(
     labelled SPAM or TRASH are not stored (and removed if they were).
     """
     latest: dict[str, ParsedMessage] = {m.gmail_message_id: m for m in messages}
+    if latest:
+        await lock_responses(session)  # before any row lock (`leads.responses`)
     hidden = [gid for gid, m in latest.items() if is_hidden(m.labels)]
     if hidden:
         # Spam and trash are never stored (module docstring); a stored copy goes.
@@ -238,6 +247,10 @@ async def store_messages(
             for m in to_write
         ]
     await recompute_threads(session, thread_ids=touched_threads)
+    # A new or moved reply can change when its leads were first answered (`leads.responses`).
+    await refresh_for_messages(
+        session, await facts_of_messages(session, [s.id for s in out.stored])
+    )
     return out
 
 
@@ -268,9 +281,15 @@ async def _upsert_messages(
 async def delete_messages(
     session: AsyncSession, *, mailbox_id: int, gmail_message_ids: Sequence[str]
 ) -> int:
-    """Delete messages (absent ones are ignored) and fix or drop their threads; return the count."""
+    """Delete messages (absent ones are ignored) and fix or drop their threads; return the count.
+
+    A deleted reply no longer answers its leads: they are recomputed (`leads.responses`).
+    """
     deleted = 0
     threads: set[int] = set()
+    replies: list[MessageFacts] = []
+    if gmail_message_ids:
+        await lock_responses(session)
     for chunk in _chunks(gmail_message_ids):
         where = (
             EmailMessage.mailbox_id == mailbox_id,
@@ -282,8 +301,10 @@ async def delete_messages(
             continue
         threads.update(found_ids)
         deleted += len(found_ids)
+        replies += await outbound_facts(session, *where)
         await session.execute(delete(EmailMessage).where(*where))
     await recompute_threads(session, thread_ids=threads)
+    await refresh_for_messages(session, replies)
     return deleted
 
 

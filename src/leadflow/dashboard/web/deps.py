@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.datastructures import FormData
 
 from leadflow.api.routing import RetryingRoute
@@ -57,6 +58,22 @@ async def checked_form(request: Request) -> FormData:
 
 LoginDep = Annotated[web_session.Session, Depends(require_login)]
 CsrfForm = Annotated[FormData, Depends(checked_form)]
+
+
+def page_paths(app: FastAPI, method: str = "GET") -> list[str]:
+    """The dashboard's routes for `method`, as path templates, from the app's route table."""
+    paths = set()
+    for context in iter_route_contexts(app.routes):
+        path = context.path
+        if (
+            isinstance(context.original_route, APIRoute)
+            and isinstance(path, str)
+            and method in (context.methods or ())
+            and is_dashboard_path(path)
+            and path != "/"
+        ):
+            paths.add(path)
+    return sorted(paths)
 
 
 def page_router() -> APIRouter:

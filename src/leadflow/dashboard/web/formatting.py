@@ -89,7 +89,11 @@ class Formatter:
             moment - self.now, add_direction=True, threshold=1.5, locale=self.locale
         )
 
-    def megabytes(self, size: int | None, *, empty: str = "–") -> str:
+    def size(self, size: int | None, *, empty: str = "–") -> str:
+        """Bytes in the largest unit that keeps a number ≥ 1: '83,3 GB', '512 kB' (da)."""
         if size is None:
             return empty
-        return self.number(size / 1_048_576, digits=1) + " MB"
+        for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("kB", 1024)):
+            if size >= factor:
+                return self.number(size / factor, digits=1) + "\xa0" + unit
+        return self.number(size) + "\xa0B"

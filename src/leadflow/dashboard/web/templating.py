@@ -53,6 +53,8 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
+    # The language follows Accept-Language and the content the session.
+    "Vary": "Accept-Language, Cookie",
 }
 
 

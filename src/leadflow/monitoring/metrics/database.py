@@ -4,6 +4,8 @@ The sync may run in another process (`leadflow worker`) than the one scraped, so
 come from what it committed (`email_ingest_runs`, `mailboxes`, `leads`), not from memory. The
 row counts only grow (a run's counters are rewritten with larger values; finished runs are
 final), so they are exposed as counters. Runs still `running` are a gauge of their own.
+The lead response-time gauges are the dashboard's figures by the dashboard's own query
+(`dashboard.service.response_time_stats`), read fresh at each scrape.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from leadflow.dashboard.schemas import ResponseTimeStats
 from leadflow.models import EmailIngestRun, IngestStatus, Lead, Mailbox
 
 
@@ -39,6 +42,7 @@ class DatabaseFigures:
     last_success: dict[str, float] = field(default_factory=dict)
     consecutive_failures: dict[str, int] = field(default_factory=dict)
     leads_by_source: dict[str, int] = field(default_factory=dict)
+    response_times: ResponseTimeStats | None = None
 
 
 async def read_database_figures(engine: AsyncEngine) -> DatabaseFigures:
@@ -129,6 +133,8 @@ class DatabaseCollector:
         for source, count in sorted(f.leads_by_source.items()):
             leads.add_metric([source], count)
         yield leads
+        if f.response_times is not None:
+            yield from _response_time_families(f.response_times)
 
     def _runs(self) -> Iterator[Metric]:
         runs = CounterMetricFamily(
@@ -180,3 +186,47 @@ class DatabaseCollector:
         yield running
         yield messages
         yield from per_mailbox.values()
+
+
+def _response_time_families(stats: ResponseTimeStats) -> Iterator[Metric]:
+    """The dashboard's response-time figures (`dashboard.service`), in seconds."""
+    windows = (("7d", stats.last_7d), ("30d", stats.last_30d))
+    answered = GaugeMetricFamily(
+        "leadflow_leads_answered",
+        "Leads received in the window (calendar days, business time zone) that were answered.",
+        labels=["window"],
+    )
+    median = GaugeMetricFamily(
+        "leadflow_lead_response_median_seconds",
+        "Median time from a lead's arrival to the first answer, over the window's answered leads.",
+        labels=["window"],
+    )
+    p90 = GaugeMetricFamily(
+        "leadflow_lead_response_p90_seconds",
+        "90th percentile of the same.",
+        labels=["window"],
+    )
+    for name, window in windows:
+        answered.add_metric([name], window.answered)
+        if window.median_minutes is not None and window.p90_minutes is not None:
+            median.add_metric([name], window.median_minutes * 60)
+            p90.add_metric([name], window.p90_minutes * 60)
+    yield answered
+    yield median
+    yield p90
+    target = GaugeMetricFamily(
+        "leadflow_lead_response_target_seconds", "LEADFLOW_RESPONSE_TARGET_MINUTES, in seconds."
+    )
+    target.add_metric([], stats.target_minutes * 60)
+    yield target
+    waiting = GaugeMetricFamily(
+        "leadflow_leads_awaiting_reply", "New leads nobody has answered yet."
+    )
+    waiting.add_metric([], stats.waiting)
+    yield waiting
+    late = GaugeMetricFamily(
+        "leadflow_leads_awaiting_reply_past_target",
+        "New leads waiting for an answer for longer than the response target.",
+    )
+    late.add_metric([], stats.waiting_past_target)
+    yield late

@@ -9,7 +9,7 @@ transition rules, row lock and cache invalidation are the API's own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -21,6 +21,7 @@ from leadflow.api.deps import CacheDep, SessionDep
 from leadflow.api.pagination import DEFAULT_LIMIT, Page, PageParams, Total, fetch_page
 from leadflow.cache import views
 from leadflow.customers import service as customer_service
+from leadflow.dashboard.service import local_midnight
 from leadflow.dashboard.web import labels
 from leadflow.dashboard.web.deps import CsrfForm, page_router
 from leadflow.dashboard.web.labels import N_
@@ -29,7 +30,7 @@ from leadflow.errors import Conflict, Unprocessable
 from leadflow.leads import service as lead_service
 from leadflow.leads.schemas import LeadOut, LeadUpdate
 from leadflow.leads.transitions import allowed_targets
-from leadflow.models import LeadStatus
+from leadflow.models import LeadStatus, utcnow
 from leadflow.settings import Settings
 
 router = page_router()
@@ -43,11 +44,12 @@ class LeadFilters:
     date_from: date | None = None
     date_to: date | None = None  # inclusive: the whole local day
     page: int = 1
+    awaiting: bool = False  # only leads waiting for a first answer, oldest first
     errors: list[str] = field(default_factory=list)
 
     @property
     def unfiltered(self) -> bool:
-        return not (self.status or self.source or self.date_from or self.date_to)
+        return not (self.status or self.source or self.date_from or self.date_to or self.awaiting)
 
     def query(self, **changes: Any) -> str:
         """The list's query string with these filters (and `changes`), for links."""
@@ -56,9 +58,16 @@ class LeadFilters:
             "source": self.source,
             "from": self.date_from.isoformat() if self.date_from else None,
             "to": self.date_to.isoformat() if self.date_to else None,
+            "awaiting": 1 if self.awaiting else None,
             "page": self.page if self.page > 1 else None,
         } | changes
-        return urlencode({k: v for k, v in values.items() if v not in (None, "", 1)})
+        return urlencode(
+            {
+                k: v
+                for k, v in values.items()
+                if v is not None and v != "" and (k != "page" or v != 1)
+            }
+        )
 
 
 def parse_filters(params: dict[str, str]) -> LeadFilters:
@@ -87,11 +96,8 @@ def parse_filters(params: dict[str, str]) -> LeadFilters:
         page = max(1, min(int(params.get("page") or 1), 10_000))
     except ValueError:
         page = 1
-    return LeadFilters(status, source, days["from"], days["to"], page, errors)
-
-
-def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(), tzinfo=tz)
+    awaiting = params.get("awaiting", "").lower() in {"1", "true", "on", "yes"}
+    return LeadFilters(status, source, days["from"], days["to"], page, awaiting, errors)
 
 
 async def _lead_page(
@@ -105,10 +111,11 @@ async def _lead_page(
     stmt = lead_service.list_query(
         statuses=[filters.status] if filters.status else (),
         source=filters.source,
-        received_from=_local_midnight(filters.date_from, tz) if filters.date_from else None,
-        received_to=_local_midnight(filters.date_to + timedelta(days=1), tz)
+        received_from=local_midnight(filters.date_from, tz) if filters.date_from else None,
+        received_to=local_midnight(filters.date_to + timedelta(days=1), tz)
         if filters.date_to
         else None,
+        awaiting_reply=True if filters.awaiting else None,
     )
     page = PageParams(limit=PAGE_SIZE, offset=(filters.page - 1) * PAGE_SIZE)
     rows, total = await fetch_page(session, stmt, page)
@@ -178,6 +185,7 @@ async def _render_lead(
             "targets": allowed_targets(lead.status),
             "changed": changed if changed in {s.value for s in LeadStatus} else None,
             "error": error,
+            "now": utcnow(),
             "labels": labels,
         },
         status_code=status_code,

@@ -1,7 +1,9 @@
-"""Overview (/dashboard): the day at a glance — KPIs, charts, this week's bookings, sync, health.
+"""Overview (/dashboard): the day at a glance — first the leads waiting for an answer (oldest
+first, with how long they have waited), then KPIs, charts, this week's bookings, sync, health.
 
 The figures come from the cached dashboard stats (the view `GET /api/dashboard/stats` serves),
-the bookings from the bookings service, health from the readiness checks and the cache's own
+the waiting leads from the query of `GET /api/leads?awaiting_reply=true`, the bookings from the
+bookings service, health from the readiness checks and the cache's own
 stats object: the page runs no query the API does not.
 """
 
@@ -14,18 +16,22 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from leadflow.api.deps import CacheDep, SessionDep
+from leadflow.api.pagination import PageParams, fetch_page
 from leadflow.bookings import service as booking_service
 from leadflow.cache import views
 from leadflow.dashboard.schemas import DashboardStats
 from leadflow.dashboard.web import charts, labels
 from leadflow.dashboard.web.deps import page_router
 from leadflow.dashboard.web.templating import render
+from leadflow.leads import service as lead_service
+from leadflow.leads.schemas import LeadOut
 from leadflow.models import ACTIVE_BOOKING_STATUSES, Booking, Customer, utcnow
 from leadflow.monitoring.health.checks import HealthContext, run_checks
 from leadflow.monitoring.health.report import overall
 
 router = page_router()
 UPCOMING_SHOWN = 8
+WAITING_SHOWN = 10
 
 
 @router.get("", name="dashboard.overview")
@@ -43,6 +49,12 @@ async def overview(request: Request, session: SessionDep, cache: CacheDep) -> HT
     ).limit(UPCOMING_SHOWN)
     bookings: list[Booking] = list((await session.execute(upcoming_stmt)).scalars())
     customers = await _customer_names(session, {b.customer_id for b in bookings})
+    # The leads nobody has answered, oldest first: `GET /api/leads?awaiting_reply=true`'s query.
+    waiting, _total = await fetch_page(
+        session,
+        lead_service.list_query(awaiting_reply=True),
+        PageParams(limit=WAITING_SHOWN, offset=0),
+    )
     return render(
         request,
         "overview.html",
@@ -52,6 +64,9 @@ async def overview(request: Request, session: SessionDep, cache: CacheDep) -> HT
             if stats.leads.total
             else None,
             "charts": _charts(request, stats),
+            "waiting": [LeadOut.model_validate(lead) for lead in waiting],
+            "now": now,
+            "target": timedelta(minutes=stats.response_times.target_minutes),
             "bookings": bookings,
             "customer_names": customers,
             "health": health,
