@@ -91,7 +91,7 @@ def test_every_day_belongs_to_the_week_of_its_monday(day: date) -> None:
     assert monday.weekday() == 0
     assert 0 <= (day - monday).days < 7
     start, end = calendar.week_bounds(monday, CPH)
-    assert start <= calendar.local_midnight(day, CPH) < end
+    assert start <= calendar.utc_midnight(day, CPH) < end
 
 
 def test_the_form_reads_local_times_and_names_the_bad_field() -> None:

@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
+from leadflow.dashboard.service import local_midnight
+
 
 class Timed(Protocol):
     @property
@@ -42,14 +44,15 @@ def parse_week(raw: str | None, today: date) -> tuple[date, bool]:
         return monday_of(today), False
 
 
-def local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    """The first moment of a local day, in UTC (midnight exists on every day in Copenhagen)."""
-    return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
+def utc_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The first moment of a local day, in UTC: in UTC, differences and comparisons are real
+    time (between two datetimes of one zone, Python compares wall clocks, DST ignored)."""
+    return local_midnight(day, tz).astimezone(UTC)
 
 
 def week_bounds(monday: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """[Monday 00:00, next Monday 00:00) local, in UTC: 167 or 169 hours in DST weeks."""
-    return local_midnight(monday, tz), local_midnight(monday + timedelta(days=7), tz)
+    return utc_midnight(monday, tz), utc_midnight(monday + timedelta(days=7), tz)
 
 
 def local_moment(day: date, clock: time, tz: ZoneInfo) -> datetime | None:
@@ -77,8 +80,8 @@ def week_days(monday: date, items: list[T], tz: ZoneInfo) -> list[Day[T]]:
     """
     days: list[Day[T]] = [Day(monday + timedelta(days=i)) for i in range(7)]
     for current in days:
-        start = local_midnight(current.day, tz)
-        end = local_midnight(current.day + timedelta(days=1), tz)
+        start = utc_midnight(current.day, tz)
+        end = utc_midnight(current.day + timedelta(days=1), tz)
         current.items = sorted(
             (item for item in items if item.start_time < end and item.end_time > start),
             key=lambda item: item.start_time,
