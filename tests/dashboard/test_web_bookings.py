@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -359,3 +360,28 @@ async def test_every_booking_form_needs_the_csrf_token(
     count = (await session.execute(select(func.count()).select_from(Booking))).scalar_one()
     await session.commit()
     assert count == 1
+
+
+async def test_two_overlapping_bookings_at_once_store_one_and_name_it_to_the_other(
+    browser: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    first = await make_customer(session, name="Først")
+    second = await make_customer(session, name="Anden")
+    await session.commit()
+    ids = (first.id, second.id)
+    csrf = csrf_of((await browser.get(f"/dashboard/bookings/new?customer_id={ids[0]}")).text)
+    answers = await asyncio.gather(
+        *(
+            browser.post(
+                "/dashboard/bookings/new", data=_form(customer_id=str(cid), csrf_token=csrf)
+            )
+            for cid in ids
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [303, 409]
+    [stored] = await _bookings(session)
+    refused = next(a for a in answers if a.status_code == 409)
+    assert f'href="/dashboard/bookings/{stored.id}"' in refused.text
+    assert [await _total_bookings(session, cid) for cid in ids] == [
+        int(cid == stored.customer_id) for cid in ids
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 
@@ -240,3 +241,32 @@ async def test_a_lead_in_the_thread_suggests_its_customer(
     assert suggestions.index(f'value="{customer.id}"') < suggestions.index(f'value="{other.id}"')
     assert "nævnt i lead-mailen" in suggestions
     assert "samme navn som afsenderen" in suggestions
+
+
+async def test_two_links_at_once_leave_the_thread_with_one_customer(
+    browser: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    now = utcnow()
+    first = await make_customer(session)
+    second = await make_customer(session)
+    thread = await make_thread(session, last_message_at=now - timedelta(hours=1))
+    await session.commit()
+    ids = (first.id, second.id)
+    thread_id = thread.id
+    csrf = csrf_of((await browser.get("/dashboard/inbox")).text)
+    answers = await asyncio.gather(
+        *(
+            browser.post(
+                f"/dashboard/threads/{thread_id}/link",
+                data={"csrf_token": csrf, "customer_id": str(customer_id)},
+            )
+            for customer_id in ids
+        )
+    )
+    assert [a.status_code for a in answers] == [303, 303]
+    owner = (await _thread(session, thread_id)).customer_id
+    assert owner in ids
+    # Only the thread's final customer keeps it as their last contact (the counters follow).
+    for customer_id in ids:
+        last_contact = (await _customer(session, customer_id)).last_contact_at
+        assert (last_contact is not None) == (customer_id == owner)
