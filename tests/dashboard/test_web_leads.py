@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -96,6 +98,27 @@ async def test_a_bad_filter_is_named_and_the_rest_still_applies(
     assert "Første dag må ikke ligge efter sidste dag" in page.text
 
 
+@given(
+    st.dictionaries(
+        st.sampled_from(["status", "source", "from", "to", "page", "awaiting"]),
+        st.text(max_size=30),
+    )
+)
+def test_any_filter_input_is_read_without_an_error(params: dict[str, str]) -> None:
+    filters = parse_filters(params)
+    assert filters.page >= 1
+    for day in (filters.date_from, filters.date_to):
+        assert day is None or date(1900, 1, 1) <= day <= date(2999, 12, 31)
+
+
+async def test_a_date_at_the_end_of_the_calendar_is_refused_not_a_crash(
+    browser: httpx.AsyncClient,
+) -> None:
+    page = await browser.get("/dashboard/leads?to=9999-12-31&from=0001-01-01")
+    assert page.status_code == 422
+    assert "mellem årene 1900 og 2999" in page.text
+
+
 def test_filters_round_trip_through_their_links() -> None:
     filters = parse_filters(
         {"status": "new", "source": "adhelp", "from": "2031-01-02", "page": "3"}
@@ -156,6 +179,10 @@ async def test_an_unknown_lead_is_the_404_page(browser: httpx.AsyncClient) -> No
     page = await browser.get("/dashboard/leads/987654")
     assert page.status_code == 404
     assert "Siden findes ikke" in page.text
+    for impossible in ("99999999999999999999", "0", "-5", "abc"):
+        page = await browser.get(f"/dashboard/leads/{impossible}")
+        assert page.status_code == 422, impossible
+        assert page.headers["content-type"].startswith("text/html")
 
 
 async def test_the_page_offers_only_the_allowed_transitions(

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import Request
+from fastapi import Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from leadflow.api.deps import CacheDep, SessionDep
@@ -34,7 +34,11 @@ from leadflow.models import LeadStatus, utcnow
 from leadflow.settings import Settings
 
 router = page_router()
+# Ids beyond the database's integer column are a 422, not a database error.
+LeadId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 PAGE_SIZE = DEFAULT_LIMIT  # the size of the API's cached first page
+# Dates a filter accepts: beyond them a local midnight (and the day after) cannot be formed.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -86,9 +90,14 @@ def parse_filters(params: dict[str, str]) -> LeadFilters:
         days[key] = None
         if raw:
             try:
-                days[key] = date.fromisoformat(raw)
+                day = date.fromisoformat(raw)
             except ValueError:
                 errors.append(N_("A date must look like 2026-12-01."))
+                continue
+            if not FIRST_DAY <= day <= LAST_DAY:
+                errors.append(N_("A date must lie between the years 1900 and 2999."))
+                continue
+            days[key] = day
     if days["from"] and days["to"] and days["from"] > days["to"]:
         errors.append(N_("The first day must not be after the last day."))
         days["to"] = None
@@ -154,7 +163,7 @@ async def _sources(request: Request, cache: CacheDep) -> list[str]:
 
 
 @router.get("/leads/{lead_id}", name="dashboard.lead")
-async def lead_detail(request: Request, session: SessionDep, lead_id: int) -> HTMLResponse:
+async def lead_detail(request: Request, session: SessionDep, lead_id: LeadId) -> HTMLResponse:
     return await _render_lead(request, session, lead_id)
 
 
@@ -195,7 +204,7 @@ async def _render_lead(
 
 @router.post("/leads/{lead_id}/status", name="dashboard.lead_status")
 async def change_status(
-    request: Request, session: SessionDep, form: CsrfForm, lead_id: int
+    request: Request, session: SessionDep, form: CsrfForm, lead_id: LeadId
 ) -> Response:
     raw = form.get("status")
     try:
