@@ -56,9 +56,10 @@ async def test_an_empty_week_and_list_say_so(browser: httpx.AsyncClient) -> None
     assert 'href="?week=2031-06-16"' in page.text
     listing = await browser.get("/dashboard/bookings/list")
     assert "Ingen kommende bookinger" in listing.text
-    unreadable = await browser.get("/dashboard/bookings?week=soon")
-    assert unreadable.status_code == 422
-    assert "Ugen kunne ikke læses" in unreadable.text
+    for week in ("soon", "9999-12-31", "0001-W01", "2031-W60"):
+        unreadable = await browser.get(f"/dashboard/bookings?week={week}")
+        assert unreadable.status_code == 422, week
+        assert "Ugen kunne ikke læses" in unreadable.text
 
 
 async def test_the_week_shows_bookings_on_their_copenhagen_days_monday_first(
@@ -229,8 +230,13 @@ async def test_bad_form_values_are_named_and_nothing_is_stored(
         "b-start_clock-error": {"start_date": "2031-03-30", "start_clock": "02:30"},
         "b-team-error": {"team": "x" * 101},
         "b-lead_id-error": {"lead_id": "999999"},
+        "b-end_date-error": {"end_date": "9999-12-31"},
     }
-    for error_id, fields in cases.items():
+    more = {
+        "b-lead_id-error": {"lead_id": "99999999999999999999"},
+        "b-start_date-error": {"start_date": "0001-01-01", "start_clock": "00:10"},
+    }
+    for error_id, fields in [*cases.items(), *more.items()]:
         answer = await browser.post(
             "/dashboard/bookings/new",
             data=_form(customer_id=str(customer_id), csrf_token=csrf, **fields),
@@ -244,6 +250,11 @@ async def test_bad_form_values_are_named_and_nothing_is_stored(
         "/dashboard/bookings/new", data=_form(customer_id="999999", csrf_token=csrf)
     )
     assert gone.status_code == 404
+    huge = await browser.post(
+        "/dashboard/bookings/new", data=_form(customer_id="9" * 20, csrf_token=csrf)
+    )
+    assert huge.status_code == 422
+    assert (await browser.get("/dashboard/bookings/99999999999")).status_code == 422
     assert await _bookings(session) == []
 
 

@@ -28,6 +28,8 @@ def test_a_week_starts_on_monday_whatever_day_names_it() -> None:
     assert calendar.parse_week("2031-w01", today) == (date(2030, 12, 30), True)
     assert calendar.parse_week("next tuesday", today) == (date(2031, 6, 9), False)
     assert calendar.parse_week("2031-W60", today) == (date(2031, 6, 9), False)
+    assert calendar.parse_week("9999-12-31", today) == (date(2031, 6, 9), False)
+    assert calendar.parse_week("0001-01-01", today) == (date(2031, 6, 9), False)
 
 
 def test_the_weeks_of_the_clock_changes_are_an_hour_short_or_long() -> None:

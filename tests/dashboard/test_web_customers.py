@@ -119,6 +119,8 @@ async def test_an_empty_customer_says_so_and_an_unknown_one_is_404(
     assert missing.status_code == 404
     assert "text/html" in missing.headers["content-type"]
     assert (await browser.get("/dashboard/customers/999999/edit")).status_code == 404
+    # An id no integer column can hold is refused, not looked up.
+    assert (await browser.get("/dashboard/customers/99999999999999999999")).status_code == 422
 
 
 async def _edit(

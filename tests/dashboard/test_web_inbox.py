@@ -177,6 +177,7 @@ async def test_a_thread_with_no_messages_and_an_unknown_thread(
     assert "Tråden har ingen gemte beskeder" in page.text
     assert "(intet emne)" in page.text
     assert (await browser.get("/dashboard/threads/999999")).status_code == 404
+    assert (await browser.get("/dashboard/threads/99999999999")).status_code == 422
 
 
 async def test_linking_to_an_unknown_customer_is_refused_and_changes_nothing(
@@ -185,7 +186,7 @@ async def test_linking_to_an_unknown_customer_is_refused_and_changes_nothing(
     thread = await make_thread(session)
     await session.commit()
     csrf = csrf_of((await browser.get("/dashboard/inbox")).text)
-    for customer_id in ("999999", "abc", ""):
+    for customer_id in ("999999", "abc", "", "-1", "99999999999999999999"):
         answer = await browser.post(
             f"/dashboard/threads/{thread.id}/link",
             data={"csrf_token": csrf, "customer_id": customer_id},

@@ -14,13 +14,13 @@ from zoneinfo import ZoneInfo
 
 from starlette.datastructures import FormData
 
-from leadflow.dashboard.web.calendar import local_moment
-from leadflow.dashboard.web.forms import FieldErrors, optional, text
+from leadflow.dashboard.web.calendar import FIRST_DAY, LAST_DAY, local_moment
+from leadflow.dashboard.web.forms import FieldErrors, optional, row_id, text
 from leadflow.dashboard.web.labels import N_
 
 TIME_FIELDS = ("start_date", "start_clock", "end_date", "end_clock")
 TEXT_FIELDS = ("team", "service_type", "address", "notes", "status", "lead_id")
-BAD_DATE = N_("Enter a date like 2026-12-01.")
+BAD_DATE = N_("Enter a date like 2026-12-01, between the years 1900 and 2999.")
 BAD_CLOCK = N_("Enter a time like 09:30.")
 SKIPPED = N_("That time does not exist on this day: the clocks are put forward.")
 END_BEFORE_START = N_("The end must be after the start.")
@@ -53,9 +53,10 @@ def values_of(*, start: datetime, end: datetime, tz: ZoneInfo, **fields: Any) ->
 
 def _date(raw: str) -> date | None:
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         return None
+    return day if FIRST_DAY <= day <= LAST_DAY else None
 
 
 def _clock(raw: str) -> time | None:
@@ -107,7 +108,8 @@ def body(values: dict[str, str], times: Times, *, creating: bool) -> dict[str, A
         "service_type": values.get("service_type") or None,
         "address": values.get("address") or None,
         "notes": values.get("notes") or None,
-        "lead_id": values.get("lead_id") or None,
+        # An id no row can have is sent as 0: the service names the field (no such lead).
+        "lead_id": (row_id(values["lead_id"]) or 0) if values.get("lead_id") else None,
     }
     if creating:
         data["customer_id"] = values.get("customer_id") or None

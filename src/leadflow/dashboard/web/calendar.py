@@ -23,6 +23,8 @@ class Timed(Protocol):
 
 
 T = TypeVar("T", bound=Timed)
+# The days the bookings pages accept: beyond them a week's bounds cannot all be formed.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 
 
 def monday_of(day: date) -> date:
@@ -31,17 +33,22 @@ def monday_of(day: date) -> date:
 
 def parse_week(raw: str | None, today: date) -> tuple[date, bool]:
     """The Monday of the week `raw` names (a day `2026-12-03` or a week `2026-W49`), and
-    whether `raw` was readable; the current week when it is empty or not."""
+    whether `raw` was readable; the current week when it is empty, not readable or outside
+    the years 1900–2999."""
     value = (raw or "").strip()
     if not value:
         return monday_of(today), True
     try:
         if "W" in value.upper():
             year, _, week = value.upper().partition("-W")
-            return date.fromisocalendar(int(year), int(week), 1), True
-        return monday_of(date.fromisoformat(value)), True
+            monday = date.fromisocalendar(int(year), int(week), 1)
+        else:
+            monday = monday_of(date.fromisoformat(value))
     except ValueError:
         return monday_of(today), False
+    if not FIRST_DAY <= monday <= LAST_DAY:
+        return monday_of(today), False
+    return monday, True
 
 
 def utc_midnight(day: date, tz: ZoneInfo) -> datetime:

@@ -7,8 +7,10 @@ field (texts are gettext messages, translated in the template).
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import urlsplit
 
+from fastapi import Path
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
@@ -16,6 +18,9 @@ from leadflow.dashboard.web.deps import PREFIX
 from leadflow.dashboard.web.labels import N_
 
 FieldErrors = dict[str, str]
+# Row ids the database's integer columns can hold: a path id beyond is a 422, not a DB error.
+MAX_ID = 2**31 - 1
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 # What a field's value must look like, when the generic messages below say too little.
 FIELD_HINTS = {
@@ -54,6 +59,14 @@ def field_errors(exc: ValidationError) -> FieldErrors:
         kind = str(error.get("type", ""))
         errors[name] = _BY_TYPE.get(kind) or FIELD_HINTS.get(name) or INVALID
     return errors
+
+
+def row_id(raw: str) -> int | None:
+    """A form's id field as an id the database can hold, or None."""
+    if not raw.isdigit() or len(raw) > 10:
+        return None
+    value = int(raw)
+    return value if 1 <= value <= MAX_ID else None
 
 
 def page_number(raw: str | None) -> int:

@@ -27,7 +27,7 @@ from leadflow.customers import service as customer_service
 from leadflow.customers.schemas import CustomerOut
 from leadflow.dashboard.web import booking_form, calendar, labels
 from leadflow.dashboard.web.deps import CsrfForm, page_router
-from leadflow.dashboard.web.forms import FieldErrors, field_errors, page_number
+from leadflow.dashboard.web.forms import FieldErrors, PathId, field_errors, page_number, row_id
 from leadflow.dashboard.web.labels import N_
 from leadflow.dashboard.web.pages.customers import find_customers, search_text
 from leadflow.dashboard.web.templating import render
@@ -159,9 +159,9 @@ async def _form_page(
 @router.get("/bookings/new", name="dashboard.booking_new")
 async def new_booking(request: Request, session: SessionDep) -> HTMLResponse:
     params = request.query_params
-    raw_customer = params.get("customer_id") or ""
+    customer_id = row_id(params.get("customer_id") or "")
     tz = _tz(request)
-    if not raw_customer.isdigit():
+    if customer_id is None:
         q = search_text(params)
         results = await find_customers(session, q, limit=SEARCH_RESULTS)
         return render(
@@ -171,7 +171,7 @@ async def new_booking(request: Request, session: SessionDep) -> HTMLResponse:
             page="dashboard.bookings",
         )
     customer = CustomerOut.model_validate(
-        await customer_service.get(session, customer_id=int(raw_customer))
+        await customer_service.get(session, customer_id=customer_id)
     )
     tomorrow = utcnow().astimezone(tz).date() + timedelta(days=1)
     chosen = params.get("day") or ""
@@ -232,14 +232,14 @@ def _unprocessable_fields(exc: Unprocessable) -> FieldErrors:
 @router.post("/bookings/new", name="dashboard.booking_create")
 async def create(request: Request, session: SessionDep, form: CsrfForm) -> Response:
     values = booking_form.form_values(form)
-    raw_customer = values.get("customer_id", "")
-    if not raw_customer.isdigit():
+    customer_id = row_id(values.get("customer_id", ""))
+    if customer_id is None:
         raise Unprocessable(
             "choose the customer first",
             details=[{"field": "customer_id", "message": "not a customer id"}],
         )
     customer = CustomerOut.model_validate(
-        await customer_service.get(session, customer_id=int(raw_customer))
+        await customer_service.get(session, customer_id=customer_id)
     )
     times, errors = booking_form.read_times(values, _tz(request))
     conflict = None
@@ -320,13 +320,13 @@ async def _booking_page(
 
 
 @router.get("/bookings/{booking_id}", name="dashboard.booking")
-async def booking_detail(request: Request, session: SessionDep, booking_id: int) -> HTMLResponse:
+async def booking_detail(request: Request, session: SessionDep, booking_id: PathId) -> HTMLResponse:
     return await _booking_page(request, session, booking_id)
 
 
 @router.post("/bookings/{booking_id}/edit", name="dashboard.booking_save")
 async def reschedule(
-    request: Request, session: SessionDep, form: CsrfForm, booking_id: int
+    request: Request, session: SessionDep, form: CsrfForm, booking_id: PathId
 ) -> Response:
     values = booking_form.form_values(form)
     times, errors = booking_form.read_times(values, _tz(request))
@@ -362,7 +362,7 @@ async def reschedule(
 
 @router.post("/bookings/{booking_id}/cancel", name="dashboard.booking_cancel")
 async def cancel(
-    request: Request, session: SessionDep, form: CsrfForm, booking_id: int
+    request: Request, session: SessionDep, form: CsrfForm, booking_id: PathId
 ) -> Response:
     try:
         await booking_service.cancel(session, booking_id=booking_id)

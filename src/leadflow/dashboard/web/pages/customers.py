@@ -30,7 +30,7 @@ from leadflow.customers.overview import CustomerOverview
 from leadflow.customers.schemas import CustomerOut, CustomerSort, CustomerUpdate
 from leadflow.dashboard.web import labels
 from leadflow.dashboard.web.deps import CsrfForm, page_router
-from leadflow.dashboard.web.forms import FieldErrors, field_errors, page_number, text
+from leadflow.dashboard.web.forms import FieldErrors, PathId, field_errors, page_number, text
 from leadflow.dashboard.web.labels import N_
 from leadflow.dashboard.web.templating import render
 from leadflow.errors import Conflict
@@ -120,7 +120,7 @@ async def customers(request: Request, session: SessionDep, cache: CacheDep) -> H
 
 @router.get("/customers/{customer_id}", name="dashboard.customer")
 async def customer_detail(
-    request: Request, session: SessionDep, cache: CacheDep, customer_id: int
+    request: Request, session: SessionDep, cache: CacheDep, customer_id: PathId
 ) -> HTMLResponse:
     # The cached view first: a miss loads it in a session of its own (see leads.py).
     body, _hit = await views.read_view(request, cache, views.customer_360(customer_id))
@@ -177,7 +177,7 @@ def _edit_page(
 
 
 @router.get("/customers/{customer_id}/edit", name="dashboard.customer_edit")
-async def edit_form(request: Request, session: SessionDep, customer_id: int) -> HTMLResponse:
+async def edit_form(request: Request, session: SessionDep, customer_id: PathId) -> HTMLResponse:
     customer = CustomerOut.model_validate(
         await customer_service.get(session, customer_id=customer_id)
     )
@@ -205,7 +205,9 @@ def changed_fields(form: dict[str, str], original: dict[str, str]) -> dict[str, 
 
 
 @router.post("/customers/{customer_id}/edit", name="dashboard.customer_save")
-async def save(request: Request, session: SessionDep, form: CsrfForm, customer_id: int) -> Response:
+async def save(
+    request: Request, session: SessionDep, form: CsrfForm, customer_id: PathId
+) -> Response:
     names = [name for name, *_ in EDIT_FIELDS] + ["status"]
     submitted = {name: text(form, name) for name in names if name in form}
     original = {name: text(form, _ORIGINAL + name) for name in names if _ORIGINAL + name in form}

@@ -20,7 +20,7 @@ from leadflow.customers import service as customer_service
 from leadflow.customers.schemas import CustomerOut
 from leadflow.dashboard.web import labels
 from leadflow.dashboard.web.deps import CsrfForm, page_router
-from leadflow.dashboard.web.forms import local_target, page_number, text
+from leadflow.dashboard.web.forms import PathId, local_target, page_number, row_id, text
 from leadflow.dashboard.web.labels import N_
 from leadflow.dashboard.web.pages.customers import find_customers, search_text
 from leadflow.dashboard.web.templating import render
@@ -96,7 +96,7 @@ async def _notice(request: Request, session: SessionDep) -> dict[str, object] | 
 
 
 @router.get("/threads/{thread_id}", name="dashboard.thread")
-async def thread_detail(request: Request, session: SessionDep, thread_id: int) -> HTMLResponse:
+async def thread_detail(request: Request, session: SessionDep, thread_id: PathId) -> HTMLResponse:
     settings: Settings = request.app.state.settings
     thread = await thread_service.get(session, thread_id=thread_id)
     messages = await thread_service.messages_of(session, thread_id=thread_id)
@@ -134,18 +134,22 @@ def _back(request: Request, form_next: object, thread_id: int, kind: str) -> Red
 
 
 @router.post("/threads/{thread_id}/link", name="dashboard.thread_link")
-async def link(request: Request, session: SessionDep, form: CsrfForm, thread_id: int) -> Response:
-    raw = text(form, "customer_id")
-    if not raw.isdigit() or int(raw) < 1:
+async def link(
+    request: Request, session: SessionDep, form: CsrfForm, thread_id: PathId
+) -> Response:
+    customer_id = row_id(text(form, "customer_id"))
+    if customer_id is None:
         raise Unprocessable(
             "choose a customer to link the thread to",
             details=[{"field": "customer_id", "message": "not a customer id"}],
         )
-    await thread_service.link(session, thread_id=thread_id, customer_id=int(raw))
+    await thread_service.link(session, thread_id=thread_id, customer_id=customer_id)
     return _back(request, form.get("next"), thread_id, "linked")
 
 
 @router.post("/threads/{thread_id}/unlink", name="dashboard.thread_unlink")
-async def unlink(request: Request, session: SessionDep, form: CsrfForm, thread_id: int) -> Response:
+async def unlink(
+    request: Request, session: SessionDep, form: CsrfForm, thread_id: PathId
+) -> Response:
     await thread_service.unlink(session, thread_id=thread_id)
     return _back(request, form.get("next"), thread_id, "unlinked")
