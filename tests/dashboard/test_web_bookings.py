@@ -396,3 +396,35 @@ async def test_two_overlapping_bookings_at_once_store_one_and_name_it_to_the_oth
     assert [await _total_bookings(session, cid) for cid in ids] == [
         int(cid == stored.customer_id) for cid in ids
     ]
+
+
+async def test_confirming_and_completing_a_booking(
+    browser: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    customer = await make_customer(session)
+    booking = await make_booking(
+        session,
+        customer=customer,
+        start=datetime(2031, 6, 10, 7, 0, tzinfo=UTC),
+        end=datetime(2031, 6, 10, 10, 0, tzinfo=UTC),
+    )
+    await session.commit()
+    booking_id = booking.id
+    page = await browser.get(f"/dashboard/bookings/{booking_id}")
+    assert "Markér som bekræftet" in page.text
+    csrf = csrf_of(page.text)
+    path = f"/dashboard/bookings/{booking_id}/status"
+    confirmed = await browser.post(path, data={"csrf_token": csrf, "status": "confirmed"})
+    assert confirmed.status_code == 303
+    assert "Status ændret til Bekræftet" in (await browser.get(confirmed.headers["location"])).text
+    done = await browser.post(path, data={"csrf_token": csrf, "status": "completed"})
+    assert done.status_code == 303
+    # A completed booking stays completed: the service refuses, the page says so.
+    again = await browser.post(path, data={"csrf_token": csrf, "status": "scheduled"})
+    assert again.status_code == 409
+    assert "Bookingens status kan ikke ændres sådan" in again.text
+    bad = await browser.post(path, data={"csrf_token": csrf, "status": "teleported"})
+    assert bad.status_code == 422
+    assert (await browser.post(path, data={"status": "cancelled"})).status_code == 403
+    [row] = await _bookings(session)
+    assert row.status is BookingStatus.COMPLETED

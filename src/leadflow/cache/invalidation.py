@@ -73,6 +73,7 @@ PAGE_WRITES: dict[tuple[str, str], tuple[str, str] | None] = {
     ("POST", "/dashboard/threads/{thread_id}/unlink"): ("DELETE", "/threads/{thread_id}/link"),
     ("POST", "/dashboard/bookings/new"): ("POST", "/bookings"),
     ("POST", "/dashboard/bookings/{booking_id}/edit"): ("PATCH", "/bookings/{booking_id}"),
+    ("POST", "/dashboard/bookings/{booking_id}/status"): ("PATCH", "/bookings/{booking_id}"),
     ("POST", "/dashboard/bookings/{booking_id}/cancel"): ("POST", "/bookings/{booking_id}/cancel"),
 }
 PAGE_PREFIX = "/dashboard/"

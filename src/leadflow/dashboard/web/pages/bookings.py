@@ -27,14 +27,21 @@ from leadflow.customers import service as customer_service
 from leadflow.customers.schemas import CustomerOut
 from leadflow.dashboard.web import booking_form, calendar, labels
 from leadflow.dashboard.web.deps import CsrfForm, page_router
-from leadflow.dashboard.web.forms import FieldErrors, PathId, field_errors, page_number, row_id
+from leadflow.dashboard.web.forms import (
+    FieldErrors,
+    PathId,
+    field_errors,
+    page_number,
+    row_id,
+    text,
+)
 from leadflow.dashboard.web.labels import N_
 from leadflow.dashboard.web.pages.customers import find_customers, search_text
 from leadflow.dashboard.web.templating import render
 from leadflow.errors import Conflict, Unprocessable
 from leadflow.leads import service as lead_service
 from leadflow.leads.schemas import LeadOut
-from leadflow.models import ACTIVE_BOOKING_STATUSES, utcnow
+from leadflow.models import ACTIVE_BOOKING_STATUSES, BookingStatus, utcnow
 from leadflow.settings import Settings
 
 router = page_router()
@@ -313,7 +320,8 @@ async def _booking_page(
         extra={
             "booking": booking,
             "active": booking.status in ACTIVE_BOOKING_STATUSES,
-            "saved": saved if saved in {"created", "rescheduled", "cancelled"} else None,
+            "saved": saved if saved in {"created", "rescheduled", *BookingStatus} else None,
+            "status_actions": STATUS_ACTIONS.get(booking.status, ()),
             "week_of": booking.start_time.astimezone(_tz(request)).date().isoformat(),
         },
     )
@@ -358,6 +366,42 @@ async def reschedule(
         problem=problem,
         status_code=409 if conflict or problem else 422,
     )
+
+
+# Status changes the booking page offers besides cancelling (the service checks the transition).
+STATUS_ACTIONS = {
+    BookingStatus.SCHEDULED: (BookingStatus.CONFIRMED, BookingStatus.COMPLETED),
+    BookingStatus.CONFIRMED: (BookingStatus.COMPLETED, BookingStatus.SCHEDULED),
+}
+
+
+@router.post("/bookings/{booking_id}/status", name="dashboard.booking_status")
+async def change_status(
+    request: Request, session: SessionDep, form: CsrfForm, booking_id: PathId
+) -> Response:
+    try:
+        target = BookingStatus(text(form, "status"))
+    except ValueError:
+        raise Unprocessable(
+            "unknown status", details=[{"field": "status", "message": "not a booking status"}]
+        ) from None
+    try:
+        await booking_service.update_booking(
+            session, booking_id=booking_id, data=BookingUpdate(status=target)
+        )
+    except Conflict as exc:
+        await session.rollback()
+        conflict = await _conflict_of(session, exc)
+        return await _booking_page(
+            request,
+            session,
+            booking_id,
+            conflict=conflict,
+            problem=None if conflict else N_("The booking's status cannot change that way."),
+            status_code=409,
+        )
+    url = request.app.url_path_for("dashboard.booking", booking_id=str(booking_id))
+    return RedirectResponse(f"{url}?saved={target.value}", status_code=303)
 
 
 @router.post("/bookings/{booking_id}/cancel", name="dashboard.booking_cancel")
