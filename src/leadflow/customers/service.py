@@ -94,6 +94,16 @@ async def require_customer(
         )
 
 
+async def display_names(session: AsyncSession, *, customer_ids: set[int]) -> dict[int, str]:
+    """Each customer's name (or email, or `#id`) by id, in one query: for lists that name them."""
+    if not customer_ids:
+        return {}
+    rows = await session.execute(
+        select(Customer.id, Customer.name, Customer.email).where(Customer.id.in_(customer_ids))
+    )
+    return {cid: name or email or f"#{cid}" for cid, name, email in rows}
+
+
 async def get_by_email(session: AsyncSession, *, email: str) -> Customer | None:
     stmt = select(Customer).where(Customer.email == email.strip().lower())
     return (await session.execute(stmt)).scalar_one_or_none()

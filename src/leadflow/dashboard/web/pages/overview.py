@@ -13,19 +13,20 @@ from datetime import timedelta
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
 
 from leadflow.api.deps import CacheDep, SessionDep
 from leadflow.api.pagination import PageParams, fetch_page
 from leadflow.bookings import service as booking_service
 from leadflow.cache import views
+from leadflow.customers import service as customer_service
 from leadflow.dashboard.schemas import DashboardStats
 from leadflow.dashboard.web import charts, labels
 from leadflow.dashboard.web.deps import page_router
-from leadflow.dashboard.web.templating import render
+from leadflow.dashboard.web.i18n import choose_language, translations
+from leadflow.dashboard.web.templating import formatter, render
 from leadflow.leads import service as lead_service
 from leadflow.leads.schemas import LeadOut
-from leadflow.models import ACTIVE_BOOKING_STATUSES, Booking, Customer, utcnow
+from leadflow.models import ACTIVE_BOOKING_STATUSES, Booking, utcnow
 from leadflow.monitoring.health.checks import HealthContext, run_checks
 from leadflow.monitoring.health.report import overall
 
@@ -48,7 +49,9 @@ async def overview(request: Request, session: SessionDep, cache: CacheDep) -> HT
         ends_after=now, starts_before=now + timedelta(days=7), statuses=ACTIVE_BOOKING_STATUSES
     ).limit(UPCOMING_SHOWN)
     bookings: list[Booking] = list((await session.execute(upcoming_stmt)).scalars())
-    customers = await _customer_names(session, {b.customer_id for b in bookings})
+    customers = await customer_service.display_names(
+        session, customer_ids={b.customer_id for b in bookings}
+    )
     # The leads nobody has answered, oldest first: `GET /api/leads?awaiting_reply=true`'s query.
     waiting, _total = await fetch_page(
         session,
@@ -78,19 +81,7 @@ async def overview(request: Request, session: SessionDep, cache: CacheDep) -> HT
     )
 
 
-async def _customer_names(session: SessionDep, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    rows = await session.execute(
-        select(Customer.id, Customer.name, Customer.email).where(Customer.id.in_(ids))
-    )
-    return {cid: name or email or f"#{cid}" for cid, name, email in rows}
-
-
 def _charts(request: Request, stats: DashboardStats) -> dict[str, charts.BarChart]:
-    from leadflow.dashboard.web.i18n import choose_language, translations
-    from leadflow.dashboard.web.templating import formatter
-
     language = choose_language(request)
     gettext = translations(language).gettext
     fmt = formatter(request, language)
