@@ -12,7 +12,6 @@ customer gone (422).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, func, literal, or_, select, update
@@ -68,15 +67,6 @@ async def get(session: AsyncSession, *, customer_id: int) -> Customer:
     if customer is None:
         raise NotFound(f"customer {customer_id} not found", details={"customer_id": customer_id})
     return customer
-
-
-async def get_many(session: AsyncSession, *, customer_ids: Iterable[int]) -> dict[int, Customer]:
-    """The customers with these ids, by id (ids that no longer exist are left out)."""
-    wanted = sorted(set(customer_ids))
-    if not wanted:
-        return {}
-    stmt = select(Customer).where(Customer.id.in_(wanted))
-    return {customer.id: customer for customer in (await session.execute(stmt)).scalars()}
 
 
 async def require_customer(

@@ -56,11 +56,11 @@ def _tz(request: Request) -> ZoneInfo:
     return ZoneInfo(settings.timezone)
 
 
-async def _customers_of(
-    session: AsyncSession, bookings: list[BookingOut]
-) -> dict[int, CustomerOut]:
-    found = await customer_service.get_many(session, customer_ids=(b.customer_id for b in bookings))
-    return {cid: CustomerOut.model_validate(c) for cid, c in found.items()}
+async def _names_of(session: AsyncSession, bookings: list[BookingOut]) -> dict[int, str]:
+    """The bookings' customers' display names, by customer id (one query)."""
+    return await customer_service.display_names(
+        session, customer_ids={b.customer_id for b in bookings}
+    )
 
 
 @router.get("/bookings", name="dashboard.bookings")
@@ -89,7 +89,7 @@ async def week(request: Request, session: SessionDep) -> HTMLResponse:
             "days": calendar.week_days(monday, bookings, tz),
             "count": len(bookings),
             "more": total.has_more,
-            "customers": await _customers_of(session, bookings),
+            "names": await _names_of(session, bookings),
             "readable": readable,
             "labels": labels,
         },
@@ -114,7 +114,7 @@ async def coming(request: Request, session: SessionDep) -> HTMLResponse:
         "bookings_list.html",
         {
             "bookings": bookings,
-            "customers": await _customers_of(session, bookings),
+            "names": await _names_of(session, bookings),
             "total": total,
             "page_number": page,
             "show_all": show_all,
@@ -214,15 +214,10 @@ async def _conflict_of(session: AsyncSession, exc: Conflict) -> dict[str, Any] |
         return None
     other_id = details["conflicting_booking_id"]
     if other_id is None:
-        return {"booking": None, "customer": None, "team": details.get("team")}
+        return {"booking": None, "customer_name": None, "team": details.get("team")}
     other = BookingOut.model_validate(await booking_service.get(session, booking_id=other_id))
-    customer = await customer_service.get_many(session, customer_ids=[other.customer_id])
-    found = customer.get(other.customer_id)
-    return {
-        "booking": other,
-        "customer": CustomerOut.model_validate(found) if found else None,
-        "team": other.team,
-    }
+    names = await _names_of(session, [other])
+    return {"booking": other, "customer_name": names.get(other.customer_id), "team": other.team}
 
 
 def _unprocessable_fields(exc: Unprocessable) -> FieldErrors:
