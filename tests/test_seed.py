@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from leadflow.db import create_engine, create_sessionmaker
 from leadflow.leads.ingest import open_original
+from leadflow.leads.response_time import percentile
 from leadflow.leads.responses import refresh_leads
 from leadflow.maintenance import seed as seed_module
 from leadflow.maintenance import seed_write
@@ -80,6 +81,14 @@ async def test_first_response_times_are_what_the_services_compute(
     answered = (await rolled_back.execute(select(func.count(Lead.first_response_at)))).scalar_one()
     # Most leads got an answer, not all: the stats and the waiting list both have data.
     assert 0.5 * len(ids) < answered < len(ids)
+    rows = await rolled_back.execute(
+        select(Lead.received_at, Lead.first_response_at).where(Lead.first_response_at.is_not(None))
+    )
+    minutes = [(answer - received).total_seconds() / 60 for received, answer in rows]
+    # Answers mostly come within the hour or so a lead platform expects, with a long tail.
+    median = percentile(minutes, 0.5)
+    assert median is not None
+    assert 15 < median < 180
 
 
 async def test_thread_aggregates_are_what_the_sync_computes(rolled_back: AsyncSession) -> None:

@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
+import httpx
+
 from leadflow.settings import LogFormat, Settings
 
 _HANDLER_NAME = "leadflow"
@@ -99,8 +101,15 @@ def settings_secrets(settings: Settings) -> list[str]:
         settings.metrics_token,
         settings.webhook_secret,
         settings.uptimerobot_api_key,
+        settings.response_alert_webhook_url,
     ]
-    return [value.get_secret_value() for value in values if value is not None]
+    found = [value.get_secret_value() for value in values if value is not None]
+    if settings.response_alert_webhook_url is not None:
+        # A web-hook URL's secret is its path or query (Slack-style hooks): a line that spells
+        # the URL another way (httpx normalises it) still must not show them.
+        url = httpx.URL(settings.response_alert_webhook_url.get_secret_value())
+        found += [part for part in (url.path, url.query.decode()) if len(part) > 8]
+    return found
 
 
 class JsonFormatter(logging.Formatter):

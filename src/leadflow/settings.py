@@ -224,6 +224,12 @@ class Settings(BaseSettings):
         description="Minutes within which a new lead should be answered: leads waiting longer "
         "are counted in /api/dashboard/stats and the metrics.",
     )
+    response_alert_webhook_url: SecretStr | None = Field(
+        None,
+        description="When set, `serve` and `worker` POST a JSON alert here once per new lead "
+        "left unanswered past the target (retried with backoff). May hold a secret: never "
+        "logged.",
+    )
     # Hybrid cache (issue #11): Redis first, memory when Redis fails.
     cache_enabled: bool = Field(
         True,

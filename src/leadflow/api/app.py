@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from leadflow.leads.response_alerts import run_alert_loop
         from leadflow.sync.router import stop_sync_tasks
         from leadflow.sync.scheduler import gmail_configured, run_sync_loop
 
@@ -100,14 +101,22 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
                 ),
                 name="leadflow-sync-loop",
             )
+        alert_task: asyncio.Task[None] | None = None
+        if background_sync and settings.response_alert_webhook_url is not None:
+            # Its own task: a slow web-hook never holds up the sync (leads.response_alerts).
+            alert_task = asyncio.create_task(
+                run_alert_loop(settings, app.state.sessionmaker, stop=stop),
+                name="leadflow-response-alerts",
+            )
         try:
             yield
         finally:
             stop.set()
-            if loop_task is not None:
-                loop_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await loop_task
+            for task in (loop_task, alert_task):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
             await stop_sync_tasks(app)
             if warmer is not None:
                 await warmer.close()

@@ -201,7 +201,8 @@ async def _sync(
 
 
 def worker_command() -> None:
-    """Run only the background sync loop (incremental every LEADFLOW_SYNC_INTERVAL_SECONDS)."""
+    """Run only the background sync loop (incremental every LEADFLOW_SYNC_INTERVAL_SECONDS),
+    and the slow-answer alerts when LEADFLOW_RESPONSE_ALERT_WEBHOOK_URL is set."""
     from leadflow.logs import configure_logging
     from leadflow.monitoring.metrics.multiproc import use_metrics_dir
 
@@ -223,6 +224,7 @@ def worker_command() -> None:
 async def _work(settings: Settings) -> None:
     from leadflow.cache.invalidation import cli_sync_observer
     from leadflow.db import create_engine, create_sessionmaker
+    from leadflow.leads.response_alerts import run_alert_loop
     from leadflow.sync.scheduler import run_sync_loop
 
     stop = asyncio.Event()
@@ -233,8 +235,13 @@ async def _work(settings: Settings) -> None:
     sessionmaker = create_sessionmaker(engine)
     try:
         log.info("sync worker started: every %.0f s", settings.sync_interval_seconds)
-        async with cli_sync_observer(settings, sessionmaker, role="worker") as observer:
-            await run_sync_loop(settings, sessionmaker, stop=stop, observer=observer)
+        alerts = asyncio.create_task(run_alert_loop(settings, sessionmaker, stop=stop))
+        try:
+            async with cli_sync_observer(settings, sessionmaker, role="worker") as observer:
+                await run_sync_loop(settings, sessionmaker, stop=stop, observer=observer)
+        finally:
+            stop.set()
+            await alerts
     finally:
         await engine.dispose()
         log.info("sync worker stopped")

@@ -17,7 +17,7 @@ runs one writer at a time (BEGIN IMMEDIATE) and needs nothing more.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +27,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     exists,
-    false,
     func,
     literal,
     literal_column,
@@ -46,6 +45,7 @@ from leadflow.leads.response_time import (
     LeadFacts,
     MessageFacts,
     changed,
+    first_response_at,
     first_responses,
 )
 from leadflow.models import Direction, EmailMessage, EmailThread, Lead
@@ -169,26 +169,28 @@ async def _lead_facts(
 
 
 async def _candidates(session: AsyncSession, leads: Sequence[LeadFacts]) -> list[MessageFacts]:
-    """Outbound messages that may answer `leads`: a superset the pure rule narrows down."""
+    """Outbound messages that may answer `leads`: a superset the pure rule narrows down.
+
+    One query per way a message can belong to a lead, each served by its own index (an OR of
+    the three would read every outbound message since the oldest lead)."""
     dated = [lead.received_at for lead in leads if lead.received_at is not None]
     if not dated:
         return []
+    after = EmailMessage.sent_at > min(dated)
     threads = sorted(
         {(lead.mailbox_id, lead.gmail_thread_id) for lead in leads if lead.gmail_thread_id}
     )
     customers = sorted({lead.customer_id for lead in leads if lead.customer_id is not None})
     addresses = sorted({lead.email for lead in leads if lead.email})
-    belongs: list[ColumnElement[bool]] = []
+    found: list[MessageFacts] = []
     if threads:
         key = tuple_(EmailThread.mailbox_id, EmailThread.gmail_thread_id)
-        belongs.append(key.in_(threads))
+        found += await outbound_facts(session, after, key.in_(threads))
     if customers:
-        belongs.append(EmailThread.customer_id.in_(customers))
+        found += await outbound_facts(session, after, EmailThread.customer_id.in_(customers))
     if addresses:
-        belongs.append(_to_any(session, addresses))
-    if not belongs:
-        return []
-    return await outbound_facts(session, EmailMessage.sent_at > min(dated), or_(*belongs))
+        found += await outbound_facts(session, after, _to_any(session, addresses))
+    return found
 
 
 async def refresh_leads(session: AsyncSession, lead_ids: Iterable[int]) -> int:
@@ -204,19 +206,26 @@ async def refresh_leads(session: AsyncSession, lead_ids: Iterable[int]) -> int:
         computed = first_responses(leads, await _candidates(session, leads))
         differ = changed(current, computed)
         if differ:
-            await session.execute(
-                update(_LEADS)
-                .where(_LEADS.c.id == bindparam("b_id"))
-                .values(first_response_at=bindparam("b_at")),
-                [{"b_id": lid, "b_at": at} for lid, at in differ.items()],
-            )
+            await _write(session, differ)
             updated += len(differ)
     return updated
 
 
-async def leads_touched_by(session: AsyncSession, messages: Sequence[MessageFacts]) -> set[int]:
+async def _write(session: AsyncSession, values: Mapping[int, datetime | None]) -> None:
+    await session.execute(
+        update(_LEADS)
+        .where(_LEADS.c.id == bindparam("b_id"))
+        .values(first_response_at=bindparam("b_at")),
+        [{"b_id": lid, "b_at": at} for lid, at in values.items()],
+    )
+
+
+async def leads_touched_by(
+    session: AsyncSession, messages: Sequence[MessageFacts], *, by_time: bool = True
+) -> set[int]:
     """Leads whose answer a change to `messages` (stored, moved or deleted) may alter: those
-    the messages may belong to, and those whose current answer was sent at one of their times."""
+    the messages may belong to, and (`by_time`) those whose current answer was sent at one of
+    their times. One indexed query per way (see `_candidates`)."""
     outbound = [m for m in messages if m.direction == Direction.OUTBOUND]
     found: set[int] = set()
     for chunk in _chunks(outbound):
@@ -224,14 +233,15 @@ async def leads_touched_by(session: AsyncSession, messages: Sequence[MessageFact
         customers = sorted({m.thread_customer_id for m in chunk if m.thread_customer_id})
         addresses = sorted({a for m in chunk for a in m.recipients})
         times = sorted({m.sent_at for m in chunk if m.sent_at is not None})
-        where = [
-            tuple_(Lead.mailbox_id, Lead.gmail_thread_id).in_(threads),
-            Lead.customer_id.in_(customers) if customers else false(),
-            Lead.email.in_(addresses) if addresses else false(),
-            Lead.first_response_at.in_(times) if times else false(),
-        ]
-        rows = await session.execute(select(Lead.id).where(or_(*where)))
-        found.update(rows.scalars())
+        ways = [tuple_(Lead.mailbox_id, Lead.gmail_thread_id).in_(threads)]
+        if customers:
+            ways.append(Lead.customer_id.in_(customers))
+        if addresses:
+            ways.append(Lead.email.in_(addresses))
+        if times and by_time:
+            ways.append(Lead.first_response_at.in_(times))
+        for way in ways:
+            found.update((await session.execute(select(Lead.id).where(way))).scalars())
     return found
 
 
@@ -241,6 +251,35 @@ async def refresh_for_messages(session: AsyncSession, messages: Sequence[Message
         return 0
     await lock_responses(session)
     return await refresh_leads(session, await leads_touched_by(session, messages))
+
+
+async def add_replies(session: AsyncSession, messages: Sequence[MessageFacts]) -> int:
+    """Take newly stored messages into account; return how many leads changed.
+
+    Adding messages can only bring an answer earlier, so each lead they may belong to keeps the
+    earlier of its current answer and the earliest new message that answers it: the same
+    result as `refresh_leads`, without reading the lead's older mail again. (A deletion, a
+    moved message or a new lead source can make an answer later: those go through
+    `refresh_for_messages`.)
+    """
+    outbound = [m for m in messages if m.direction == Direction.OUTBOUND]
+    if not outbound:
+        return 0
+    await lock_responses(session)
+    ids = sorted(await leads_touched_by(session, outbound, by_time=False))
+    updated = 0
+    for chunk in _chunks(ids):
+        leads, current = await _lead_facts(session, chunk)
+        computed = {}
+        for lead in leads:
+            earliest = first_response_at(lead, outbound)
+            known = current.get(lead.id)
+            computed[lead.id] = min(t for t in (earliest, known) if t) if earliest else known
+        differ = changed(current, computed)
+        if differ:
+            await _write(session, differ)
+            updated += len(differ)
+    return updated
 
 
 async def refresh_for_customers(session: AsyncSession, customer_ids: Iterable[int | None]) -> int:

@@ -295,6 +295,8 @@ def lead_rows(
                 "gmail_thread_id": lead.gmail_id,
                 "received_at": lead.received_at,
                 "first_response_at": answered.get(lead.id),
+                "response_alert_claimed_at": None,
+                "response_alert_sent_at": None,
                 "created_at": created,
                 "updated_at": min(updated, plan.anchor),
                 "preferred_date_text": None,

@@ -120,6 +120,8 @@ class Lead(Timestamps, Base):
         # Deleting a lead sets these references to NULL: without an index, each delete reads
         # the whole table (issue #10: retention deletes thousands).
         Index("ix_leads_duplicate_of_id", "duplicate_of_id"),
+        # The leads a deleted or moved reply answered (leads.responses.leads_touched_by).
+        Index("ix_leads_first_response_at", "first_response_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -161,6 +163,9 @@ class Lead(Timestamps, Base):
     received_at: Mapped[datetime | None]
     # When the business first answered (leads.response_time); NULL: not answered (yet).
     first_response_at: Mapped[datetime | None]
+    # The slow-answer alert (leads.response_alerts): claimed by one worker, then marked sent.
+    response_alert_claimed_at: Mapped[datetime | None]
+    response_alert_sent_at: Mapped[datetime | None]
 
 
 class EmailThread(Timestamps, Base):
@@ -200,6 +205,13 @@ class EmailMessage(Base):
         Index("ix_email_messages_sent_at", "sent_at"),
         Index("ix_email_messages_thread_id_sent_at", "thread_id", "sent_at"),
         Index("ix_email_messages_rfc822_message_id", "rfc822_message_id"),
+        # Mail to an address (leads.responses: replies to a lead's email), PostgreSQL's jsonb ?|.
+        *(
+            Index(f"ix_email_messages_{column}", column, postgresql_using="gin").ddl_if(
+                dialect="postgresql"
+            )
+            for column in ("to_addresses", "cc_addresses")
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.leads.response_time import MessageFacts
 from leadflow.leads.responses import (
+    add_replies,
     facts_of_messages,
     lock_responses,
     outbound_facts,
@@ -248,9 +249,10 @@ async def store_messages(
         ]
     await recompute_threads(session, thread_ids=touched_threads)
     # A new or moved reply can change when its leads were first answered (`leads.responses`).
-    await refresh_for_messages(
-        session, await facts_of_messages(session, [s.id for s in out.stored])
-    )
+    new_ids = [s.id for s in out.stored if s.is_new]
+    await add_replies(session, await facts_of_messages(session, new_ids))
+    changed_ids = [s.id for s in out.stored if not s.is_new]
+    await refresh_for_messages(session, await facts_of_messages(session, changed_ids))
     return out
 
 

@@ -33,7 +33,9 @@ Adding a page (e.g. `customers`)
    data, and its browser test in `tests/dashboard/test_browser.py`.
 5. A form POST that changes data goes in `leadflow.cache.invalidation.PAGE_WRITES`, naming the
    API write it performs (a test checks that every dashboard POST is listed there).
-`leadflow check-frontend` finds the new page in the route table by itself.
+`leadflow check-frontend` finds the new page in the route table by itself; an item page takes
+its id from the API list of the same path (`/dashboard/threads/{thread_id}` from `/api/threads`),
+so give item pages the API's path below /dashboard.
 
 Pages link to each other by route name through `page_url(name, **ids)` in templates, which
 gives None until a module serves the name (the link then shows as text): `dashboard.lead`
