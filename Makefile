@@ -13,9 +13,13 @@ $(CURDIR)/.tools/bin/uv:
 sync: $(UV)
 	$(UV) sync --frozen
 
-## Run the demo: embedded SQLite + memory cache + the bundled sample mailbox, served on :8000.
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+## Run the demo: embedded SQLite + memory cache + the sample mailbox, served on $(HOST):$(PORT)
+## (`make demo PORT=8080`). It uses the database every `leadflow` command uses (data/leadflow.db).
 demo: sync
-	$(UV) run --frozen leadflow demo
+	@$(UV) run --frozen leadflow demo --host $(HOST) --port $(PORT)
 
 ## Run the whole test suite on SQLite, then on PostgreSQL.
 test: sync

@@ -161,6 +161,19 @@ async def anon_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A directory without a .env, and no LEADFLOW_ variable but the connect timeout."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for name in list(os.environ):
+        if name.startswith("LEADFLOW_") and not name.startswith("LEADFLOW_TEST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("LEADFLOW_DB_CONNECT_TIMEOUT", "1")
+    return work
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     url = os.environ.get("LEADFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -8,6 +8,7 @@ main test database, so nothing here disturbs the other tests' empty tables.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -117,17 +118,14 @@ async def _scratch_postgres(
 
 
 @pytest.fixture
-async def scratch_settings(
-    tmp_path: Path, _scratch_postgres: str | None
-) -> AsyncIterator[Settings]:
-    """An empty database of this test's own, migrated to head."""
+async def bare_settings(tmp_path: Path, _scratch_postgres: str | None) -> AsyncIterator[Settings]:
+    """An empty database of this test's own with no schema (SQLite: an empty file)."""
     if _scratch_postgres is None:
         async with scratch_database("sqlite", tmp_path) as url:
             settings = settings_for(url)
-            await upgrade_database(settings)
+            await asyncio.to_thread(Path(url.removeprefix("sqlite:///")).touch)
             yield settings
         return
-    settings = settings_for(_scratch_postgres)
     engine = create_async_engine(async_url(_scratch_postgres), isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as conn:
@@ -135,8 +133,14 @@ async def scratch_settings(
             await conn.execute(text("CREATE SCHEMA public"))
     finally:
         await engine.dispose()
-    await upgrade_database(settings)
-    yield settings
+    yield settings_for(_scratch_postgres)
+
+
+@pytest.fixture
+async def scratch_settings(bare_settings: Settings) -> Settings:
+    """An empty database of this test's own, migrated to head."""
+    await upgrade_database(bare_settings)
+    return bare_settings
 
 
 @pytest.fixture

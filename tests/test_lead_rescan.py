@@ -65,13 +65,16 @@ def test_leads_rescan_and_match_run_from_the_command_line(
 
 
 @pytest.mark.sqlite_only
-def test_the_demo_loads_once_and_a_second_run_adds_nothing(tmp_path: Path) -> None:
+def test_the_demo_loads_once_and_a_second_run_adds_nothing(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEADFLOW_DATABASE_URL", f"sqlite:///{clean_env / 'demo' / 'leadflow.db'}")
     runner = CliRunner()
-    first = runner.invoke(app, ["demo", "--no-serve", "--data-dir", str(tmp_path)])
+    first = runner.invoke(app, ["demo", "--no-serve"])
     assert first.exit_code == 0, first.output
-    second = runner.invoke(app, ["demo", "--no-serve", "--data-dir", str(tmp_path)])
+    second = runner.invoke(app, ["demo", "--no-serve"])
     assert second.exit_code == 0, second.output
     summary = [line for line in first.output.splitlines() if "customers" in line]
     assert summary
     assert summary == [line for line in second.output.splitlines() if "customers" in line]
-    assert (tmp_path / "demo-token").stat().st_mode & 0o777 == 0o600
+    assert (clean_env / "demo" / "demo-token").stat().st_mode & 0o777 == 0o600

@@ -250,7 +250,7 @@ async def test_the_cli_exits_3_with_a_clear_message_when_the_lease_is_held(
     )
     await hold_for(sessionmaker, box.id, OTHER_HOST_OWNER, seconds=600)
     mbox = tmp_path / "tom.mbox"
-    mbox.write_bytes(b"")
+    mbox.write_bytes(b"From x@example.com\nSubject: hi\n\nhello\n")
     app = typer.Typer()
     app.command("sync")(sync_command)
     app.command("noop")(lambda: None)

@@ -171,3 +171,8 @@ def configure_logging(settings: Settings) -> None:
     # aiosqlite logs every call it forwards to its thread at DEBUG (a line per row fetch), which
     # drowns our own DEBUG lines; its warnings and errors still show.
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    # Alembic announces each of its plugins at INFO whenever migrations are loaded: seven lines
+    # before anything a CLI user asked for. Kept for DEBUG.
+    logging.getLogger("alembic.runtime.plugins").setLevel(
+        logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING
+    )

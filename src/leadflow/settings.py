@@ -325,6 +325,23 @@ class Settings(BaseSettings):
             return [part.strip().lower() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        # Caught here, a mistyped URL is "invalid configuration: LEADFLOW_DATABASE_URL: ..."
+        # (never echoing the value, which may hold a password) instead of failing at connect.
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        usage = "use sqlite:///path or postgresql://user@host/db"
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError(f"not a database URL: {usage}") from None
+        if backend not in {"sqlite", "postgresql", "postgres"}:
+            raise ValueError(f"unsupported database {backend!r}: {usage}")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _check_level(cls, value: str) -> str:

@@ -1,7 +1,8 @@
 """`leadflow db seed`, `db optimize` and `db stats`.
 
 Exit codes: 0 success, 1 the command failed (database unreachable, a step failed), 2
-configuration or arguments, 3 `seed` refused a database holding data it did not write.
+configuration or arguments, 3 `seed` refused a database holding data it did not write, 4 the
+database has no schema (`optimize`, `stats`; `seed` builds it).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as RichProgressBar
 
 from leadflow.cli.config import console, load_settings
+from leadflow.cli.errors import fail
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -74,11 +76,7 @@ class _LogProgress:
 
 
 def _failed(what: str, exc: Exception) -> typer.Exit:
-    from leadflow.db import is_connection_error
-
-    reason = "database unreachable" if is_connection_error(exc) else type(exc).__name__
-    console.print(f"[red]{what} failed:[/red] {reason}: {' '.join(str(exc).split())[:500]}")
-    return typer.Exit(EXIT_FAILED)
+    return fail(exc, doing=f"{what} failed")
 
 
 def seed_command(
@@ -156,7 +154,7 @@ def optimize_command(
     from leadflow.maintenance.optimize import OptimizeOptions, optimize_database
     from leadflow.maintenance.report_render import render_optimize
 
-    settings = load_settings()
+    settings = load_settings(existing_database=True)
     configure_logging(settings)
     options = OptimizeOptions(dry_run=dry_run, cleanup=not no_cleanup, drop_unused=drop_unused)
     try:
@@ -176,7 +174,7 @@ def stats_command(
     from leadflow.maintenance.report_render import render_report
     from leadflow.maintenance.stats import database_report
 
-    settings = load_settings()
+    settings = load_settings(existing_database=True)
     configure_logging(settings)
     try:
         report = asyncio.run(database_report(settings))

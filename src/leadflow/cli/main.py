@@ -3,27 +3,45 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from leadflow.cli.config import console, load_settings
+from leadflow.cli.config import console, load_settings, require_database, require_schema
 from leadflow.cli.db import optimize_command, seed_command, stats_command
+from leadflow.cli.demo import demo_command
+from leadflow.cli.errors import EXIT_CODES_HELP, BoundaryGroup, fail
 from leadflow.cli.monitoring import check_frontend_command, monitoring_app
+from leadflow.cli.server import bind_listener, run_server
 from leadflow.cli.sync import sync_command, worker_command
-from leadflow.settings import Settings
 
 app = typer.Typer(
     name="leadflow",
     help="Leads, customers, email threads and bookings for a small service business.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=BoundaryGroup,
+    epilog=EXIT_CODES_HELP,
 )
+
+
+@app.callback()
+def root(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="Print the traceback of a failure (as LEADFLOW_LOG_LEVEL=DEBUG)."
+        ),
+    ] = False,
+) -> None:
+    """Leads, customers, email threads and bookings for a small service business."""
+
+
 app.command("sync")(sync_command)
 app.command("worker")(worker_command)
 app.command("check-frontend")(check_frontend_command)
+app.command("demo")(demo_command)
 db_app = typer.Typer(help="Database schema and maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 db_app.command("seed")(seed_command)
@@ -49,11 +67,7 @@ def db_upgrade(
     try:
         asyncio.run(upgrade_database(settings, revision))
     except Exception as exc:
-        from leadflow.db import is_connection_error
-
-        reason = "database unreachable" if is_connection_error(exc) else type(exc).__name__
-        console.print(f"[red]upgrade failed:[/red] {reason}: {exc}")
-        raise typer.Exit(1) from None
+        raise fail(exc, doing="upgrade failed") from None
     console.print(f"database at revision {revision}")
 
 
@@ -100,7 +114,7 @@ def match(
     from leadflow.logs import configure_logging
     from leadflow.maintenance.jobs import run_matching
 
-    settings = load_settings()
+    settings = load_settings(existing_database=True)
     configure_logging(settings)
     report = asyncio.run(run_matching(settings, all_threads=all_threads))
     rules = ", ".join(f"{rule} {count}" for rule, count in sorted(report.matched_by_rule.items()))
@@ -116,21 +130,17 @@ def leads_rescan() -> None:
     from leadflow.logs import configure_logging
     from leadflow.maintenance.jobs import rescan_summary, run_lead_rescan
 
-    settings = load_settings()
+    settings = load_settings(existing_database=True)
     configure_logging(settings)
     try:
         report = asyncio.run(run_lead_rescan(settings))
     except Exception as exc:
-        from leadflow.db import is_connection_error
-
-        reason = "database unreachable" if is_connection_error(exc) else type(exc).__name__
-        console.print(
-            f"rescan stopped: {reason}: {exc}\nBatches finished before this one are kept; "
-            "run `leadflow leads rescan` again to carry on.",
-            markup=False,
-            highlight=False,
-        )
-        raise typer.Exit(1) from None
+        raise fail(
+            exc,
+            doing="rescan stopped",
+            resume_hint="batches finished before are kept: run `leadflow leads rescan` "
+            "again to carry on",
+        ) from None
     for line in rescan_summary(report):
         console.print(line, markup=False, highlight=False)
 
@@ -138,7 +148,7 @@ def leads_rescan() -> None:
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Serve the REST API (runs background Gmail sync when Gmail is configured)."""
@@ -149,73 +159,16 @@ def serve(
             "(every /api route needs it; `leadflow demo` makes one for local use)"
         )
         raise typer.Exit(2)
-    _run_server(settings, host=host, port=port, workers=workers)
-
-
-def _run_server(
-    settings: Settings, *, host: str, port: int, workers: int, background_sync: bool = True
-) -> None:
-    from leadflow.monitoring.metrics.multiproc import use_metrics_dir
-
-    # Before anything imports prometheus_client (uvicorn's workers inherit the variable).
-    use_metrics_dir(settings, workers=workers)
-    import uvicorn
-
+    require_database(settings)
     from leadflow.logs import configure_logging
 
     configure_logging(settings)
+    require_schema(settings)
     if workers > 1:
-        from leadflow.cli.workers import run_workers
-
-        # Each worker process builds its app from the environment, so pass settings through it.
-        run_workers("leadflow.api.app:create_served_app", host=host, port=port, workers=workers)
+        run_server(settings, host=host, port=port, workers=workers)
         return
-    from leadflow.api.app import create_app
-
-    app = create_app(settings, background_sync=background_sync)
-    uvicorn.run(app, host=host, port=port, log_config=None)
-
-
-@app.command("demo")
-def demo(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    data_dir: Annotated[
-        Path, typer.Option(help="Where the demo's SQLite database and token live.")
-    ] = Path("data"),
-    no_serve: Annotated[
-        bool, typer.Option("--no-serve", help="Load the sample data and exit.")
-    ] = False,
-) -> None:
-    """Run leadflow on embedded SQLite with sample data, and serve it on 127.0.0.1:8000."""
-    from leadflow.logs import configure_logging
-    from leadflow.maintenance.demo import load_demo_data
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    token_file = data_dir / "demo-token"
-    if token_file.exists():
-        token = token_file.read_text().strip()
-    else:
-        token = secrets.token_urlsafe(24)
-        token_file.write_text(token + "\n")
-        token_file.chmod(0o600)
-    settings = Settings(
-        database_url=f"sqlite:///{(data_dir / 'demo.db').resolve()}",
-        redis_url=None,
-        api_token=token,
-        gmail_credentials=None,
-    )
-    configure_logging(settings)
-    summary = asyncio.run(load_demo_data(settings))
-    console.print(f"[green]demo data ready:[/green] {summary}")
-    if no_serve:
-        return
-    url = f"http://{host}:{port}"
-    console.print(f"Web:     {url}/dashboard   (log in with the token)")
-    console.print(f"API:     {url}/api/customers   (OpenAPI: {url}/docs)")
-    console.print(f"Token:   {token}")
-    console.print(f'Try:     curl -H "Authorization: Bearer {token}" {url}/api/dashboard/stats')
-    _run_server(settings, host=host, port=port, workers=1, background_sync=False)
+    sock = bind_listener(host, port)
+    run_server(settings, host=host, port=port, workers=1, sock=sock)
 
 
 if __name__ == "__main__":

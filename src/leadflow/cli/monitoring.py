@@ -83,7 +83,7 @@ def setup(
     try:
         wanted = wanted_state(public_url, secret.get_secret_value(), settings.uptimerobot_interval)
     except ValueError as exc:
-        console.print(f"[red]bad option:[/red] {exc}", markup=False)
+        console.print(f"bad option: {exc}", markup=False)
         raise typer.Exit(EXIT_CONFIG) from None
     masker = SecretMasker(settings_secrets(settings))
 

@@ -1,8 +1,9 @@
 """`leadflow sync` (one sync now, or an mbox import) and `leadflow worker` (the sync loop).
 
-Exit codes: 0 success (also with skipped messages), 1 the run failed, 2 configuration (also a
-mailbox that is not the configured Gmail mailbox, or of the other kind), 3 the mailbox is being
-synced by another process (use --wait to wait for it).
+Exit codes: 0 success (also with skipped messages), 1 the run failed (also a --mbox file that
+is empty or not an mbox), 2 configuration (also a mailbox that is not the configured Gmail
+mailbox, or of the other kind), 3 the mailbox is being synced by another process (use --wait to
+wait for it), 4 the database has no schema.
 """
 
 from __future__ import annotations
@@ -24,12 +25,11 @@ from rich.progress import (
 )
 from rich.progress import Progress as RichProgressBar
 
-from leadflow.cli.config import console, load_settings
+from leadflow.cli.config import console, load_settings, require_schema
+from leadflow.cli.errors import EXIT_BUSY, EXIT_CONFIG, EXIT_FAILED, BoundaryGroup, fail
 from leadflow.settings import Settings
 
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
-EXIT_LEASE_HELD = 3
+EXIT_LEASE_HELD = EXIT_BUSY
 
 log = logging.getLogger("leadflow.sync")
 
@@ -123,12 +123,16 @@ def sync_command(
     """Sync the Gmail mailbox once (incremental, or --full), or import an mbox file (--mbox)."""
     from leadflow.logs import configure_logging, request_context
 
-    settings = load_settings()
-    configure_logging(settings)
-    _quiet_http_logs(settings)
     if full and mbox is not None:
         console.print("[red]--full and --mbox cannot be combined[/red]")
         raise typer.Exit(EXIT_CONFIG)
+    if mbox is not None:
+        from leadflow.sync.sources import check_mbox
+
+        check_mbox(mbox)  # before any database work: a wrong file changes nothing
+    settings = load_settings(existing_database=True)
+    configure_logging(settings)
+    _quiet_http_logs(settings)
     with request_context():  # one id for the run: its log lines and Gmail calls carry it
         code = asyncio.run(_sync(settings, full=full, email=mailbox, mbox=mbox, wait=wait))
     raise typer.Exit(code)
@@ -178,11 +182,7 @@ async def _sync(
         console.print(f"[yellow]sync not started:[/yellow] {exc}")
         return EXIT_LEASE_HELD
     except Exception as exc:
-        from leadflow.db import is_connection_error
-
-        reason = "database unreachable" if is_connection_error(exc) else type(exc).__name__
-        console.print(f"[red]sync not started:[/red] {reason}: {' '.join(str(exc).split())}")
-        return EXIT_FAILED
+        return fail(exc, doing="sync not started").exit_code
     finally:
         if bar is not None:
             bar.stop()
@@ -206,7 +206,7 @@ def worker_command() -> None:
     from leadflow.logs import configure_logging
     from leadflow.monitoring.metrics.multiproc import use_metrics_dir
 
-    settings = load_settings()
+    settings = load_settings(existing_database=True)
     use_metrics_dir(settings)  # Gmail metrics reach serve's /metrics via LEADFLOW_METRICS_DIR
     from leadflow.sync.scheduler import gmail_configured
 
@@ -218,6 +218,7 @@ def worker_command() -> None:
             "(set LEADFLOW_GMAIL_CREDENTIALS)"
         )
         raise typer.Exit(EXIT_CONFIG)
+    require_schema(settings)
     asyncio.run(_work(settings))
 
 
@@ -249,7 +250,7 @@ async def _work(settings: Settings) -> None:
 
 def main() -> None:
     """Entry for `python -m leadflow.cli.sync sync|worker ...` (independent of `leadflow`)."""
-    app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
+    app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, cls=BoundaryGroup)
     app.command("sync")(sync_command)
     app.command("worker")(worker_command)
     app(prog_name="leadflow")

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from datetime import datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from leadflow.maintenance.sample_leads import (
     adhelp_lead,
@@ -21,7 +23,9 @@ from leadflow.maintenance.sample_leads import (
 )
 from leadflow.maintenance.sample_parts import (
     COMPANIES,
+    COPENHAGEN,
     OWN_ADDRESS,
+    START,
     MailWriter,
     SampleCustomer,
     SampleMailbox,
@@ -36,6 +40,7 @@ __all__ = [
     "SampleMessage",
     "build_sample_mailbox",
     "bundled_mbox_path",
+    "dated_sample_mailbox",
 ]
 
 
@@ -133,15 +138,21 @@ def _noise(w: MailWriter, index: int) -> SampleMessage:
     return SampleMessage(bytes(msg), mid, mid)
 
 
-def build_sample_mailbox(seed: int = 2026, customers: int = 40) -> SampleMailbox:
-    """Build the synthetic mailbox: leads from every platform, conversations, noise."""
+def build_sample_mailbox(
+    seed: int = 2026, customers: int = 40, *, start: datetime = START
+) -> SampleMailbox:
+    """Build the synthetic mailbox: leads from every platform, conversations, noise.
+
+    `start` only moves the dates (headers and the dates written in bodies): the messages, their
+    ids and the spacing between them depend on `seed` and `customers` alone.
+    """
     rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
     companies = list(COMPANIES)
     people = [
         make_customer(rng, i, company=companies[i % len(companies)] if i % 8 == 7 else None)
         for i in range(customers)
     ]
-    w = MailWriter(rng)
+    w = MailWriter(rng, start)
     box = SampleMailbox(customers=people)
     domain_users = Counter(p.email.split("@")[1] for p in people)
     makers = ["rengoring_nu", "rengoring_nu_html", "leadpoint", "adhelp", "website"]
@@ -177,14 +188,39 @@ def build_sample_mailbox(seed: int = 2026, customers: int = 40) -> SampleMailbox
             box.messages.append(_noise(w, i))
         if i % 20 == 19:
             box.messages.append(needs_review_lead(w))
+    box.last_sent = w.clock
     return box
+
+
+# A lead's body says when the platform received it a few minutes after the mail's Date.
+BODY_DATE_LEAD = timedelta(minutes=5)
+
+
+def dated_sample_mailbox(
+    now: datetime, seed: int = 2026, customers: int = 40, *, timezone: ZoneInfo = COPENHAGEN
+) -> SampleMailbox:
+    """The sample mailbox moved in time so that its newest message was sent just before `now`.
+
+    The same messages and ids as `build_sample_mailbox(seed, customers)` (so importing it again
+    on a later day adds nothing), with every date shifted by one amount: the relative spacing
+    is kept and the dashboard's today / 7 days / 30 days figures have data. The newest message
+    stays on `now`'s day in `timezone` (a few minutes after midnight it is sent at midnight).
+    """
+    span = build_sample_mailbox(seed, customers).last_sent - START
+    local = now.astimezone(timezone)
+    midnight = datetime.combine(local.date(), time(0), tzinfo=timezone)
+    end = max(now - BODY_DATE_LEAD, midnight)
+    start = (end - span).replace(second=0, microsecond=0)
+    if start + span < midnight:  # the rounding must not push it back into yesterday
+        start += timedelta(minutes=1)
+    return build_sample_mailbox(seed, customers, start=start)
 
 
 BUNDLED_MBOX = "sample-mailbox.mbox"
 
 
 def bundled_mbox_path() -> Path:
-    """Path of the sample mailbox shipped inside the package (what `leadflow demo` imports)."""
+    """Path of the sample mailbox shipped inside the package (the undated original)."""
     return Path(__file__).parent / "data" / BUNDLED_MBOX
 
 

@@ -132,6 +132,7 @@ class SampleMessage:
 class SampleMailbox:
     customers: list[SampleCustomer]
     messages: list[SampleMessage] = field(default_factory=list)
+    last_sent: datetime = START  # when the newest message was sent
 
     def mbox_bytes(self) -> bytes:
         """The messages as one mbox file (mboxrd quoting of body lines starting with From)."""
@@ -180,9 +181,9 @@ def spaced_phone(phone: str, style: int) -> str:
 
 
 class MailWriter:
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, start: datetime = START) -> None:
         self.rng = rng
-        self.clock = START
+        self.clock = start
         self.counter = 0
 
     def tick(self) -> datetime:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import inspect, text
+
 from leadflow.db import create_engine
 from leadflow.migrations import run_upgrade
 from leadflow.settings import Settings
@@ -14,5 +16,21 @@ async def upgrade_database(settings: Settings, revision: str = "head") -> None:
         async with engine.connect() as conn:
             await conn.run_sync(run_upgrade, revision)
             await conn.commit()
+    finally:
+        await engine.dispose()
+
+
+async def current_schema_revision(settings: Settings) -> str | None:
+    """The database's Alembic revision (None: no schema). Raises when it cannot be reached.
+
+    Read with plain SQL rather than Alembic's MigrationContext, which logs two INFO lines.
+    """
+    engine = create_engine(settings, application_name="leadflow-migrate")
+    try:
+        async with engine.connect() as conn:
+            if not await conn.run_sync(lambda sync: inspect(sync).has_table("alembic_version")):
+                return None
+            version = await conn.execute(text("SELECT version_num FROM alembic_version"))
+            return version.scalar_one_or_none()
     finally:
         await engine.dispose()

@@ -111,6 +111,26 @@ class GmailSource:
 # --- mbox ------------------------------------------------------------------------------------
 
 
+class NotAnMbox(ValueError):
+    """The file given as an mbox is empty or is not in mbox format."""
+
+
+def check_mbox(path: Path) -> None:
+    """Raise NotAnMbox unless `path` starts (after blank lines) with an mbox `From ` line.
+
+    Python's mailbox module reads any file, and one without a `From ` line as zero messages, so
+    a wrong file would otherwise be "imported" with nothing seen and no complaint.
+    """
+    head = b""
+    with path.open("rb") as file:
+        while len(head) < len(b"From ") and (chunk := file.read(65536)):
+            head = (head + chunk).lstrip(b" \t\r\n")
+    if not head:
+        raise NotAnMbox(f"{path} is empty: there are no messages to import")
+    if not head.startswith(b"From "):
+        raise NotAnMbox(f"{path} is not an mbox file: it must begin with a `From ` line")
+
+
 def mbox_id(message_id: str) -> str:
     """`mbox:<message id>`; an id too long for the column (200) is replaced by its hash."""
     value = MBOX_PREFIX + message_id
@@ -158,6 +178,7 @@ class MboxSource:
     threads: dict[str, str] = field(default_factory=dict)
 
     async def pages(self, *, stored: StoredFilter) -> AsyncIterator[SourcePage]:
+        await asyncio.to_thread(check_mbox, self.path)
         box = mailbox.mbox(self.path, create=False)
         try:
             keys: list[str] = await asyncio.to_thread(box.keys)
