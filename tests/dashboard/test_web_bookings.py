@@ -428,3 +428,39 @@ async def test_confirming_and_completing_a_booking(
     assert (await browser.post(path, data={"status": "cancelled"})).status_code == 403
     [row] = await _bookings(session)
     assert row.status is BookingStatus.COMPLETED
+
+
+_ORIGINAL_FIELD = re.compile(r'name="original_([a-z_]+)" value="([^"]*)"')
+
+
+async def test_a_reschedule_keeps_a_change_made_to_another_field_meanwhile(
+    browser: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    customer = await make_customer(session, name="Ida Lund")
+    booking = await make_booking(
+        session,
+        customer=customer,
+        start=datetime(2031, 6, 10, 7, 0, tzinfo=UTC),
+        end=datetime(2031, 6, 10, 10, 0, tzinfo=UTC),
+        team="hold a",
+    )
+    await session.commit()
+    booking_id = booking.id
+    page = await browser.get(f"/dashboard/bookings/{booking_id}")
+    shown = dict(_ORIGINAL_FIELD.findall(page.text))
+    assert shown["start_clock"] == "09:00"  # Copenhagen summer time
+    # Someone else writes a note while the owner has the form open.
+    booking.notes = "Nøglen ligger under måtten"
+    await session.commit()
+    # The owner moves the booking by an hour, leaving the (now stale) other fields as shown.
+    form = {f"original_{name}": value for name, value in shown.items()}
+    form |= shown | {"start_clock": "10:00", "end_clock": "13:00", "status": "scheduled"}
+    moved = await browser.post(
+        f"/dashboard/bookings/{booking_id}/edit", data=form | {"csrf_token": csrf_of(page.text)}
+    )
+    assert moved.status_code == 303
+    (row,) = await _bookings(session)
+    assert row.start_time == datetime(2031, 6, 10, 8, 0, tzinfo=UTC)
+    assert row.end_time == datetime(2031, 6, 10, 11, 0, tzinfo=UTC)
+    assert row.notes == "Nøglen ligger under måtten"
+    assert row.team == "hold a"

@@ -20,6 +20,10 @@ from leadflow.dashboard.web.labels import N_
 
 TIME_FIELDS = ("start_date", "start_clock", "end_date", "end_clock")
 TEXT_FIELDS = ("team", "service_type", "address", "notes", "status", "lead_id")
+# The edit form carries the values it was rendered with under this prefix, so a save sends only
+# what the owner changed: a concurrent change to another field (API, another browser) is kept.
+ORIGINAL = "original_"
+EDIT_FIELDS = (*TIME_FIELDS, "team", "service_type", "address", "notes", "lead_id")
 BAD_DATE = N_("Enter a date like 2026-12-01, between the years 1900 and 2999.")
 BAD_CLOCK = N_("Enter a time like 09:30.")
 SKIPPED = N_("That time does not exist on this day: the clocks are put forward.")
@@ -120,3 +124,26 @@ def body(values: dict[str, str], times: Times, *, creating: bool) -> dict[str, A
 def optional_int(form: FormData, name: str) -> int | None:
     raw = optional(form, name)
     return int(raw) if raw is not None and raw.isdigit() else None
+
+
+def original_values(form: FormData) -> dict[str, str]:
+    """The values the edit form was rendered with (absent when the form carries none)."""
+    return {name: text(form, ORIGINAL + name) for name in EDIT_FIELDS if ORIGINAL + name in form}
+
+
+def changes_only(
+    data: dict[str, Any], values: dict[str, str], original: dict[str, str]
+) -> dict[str, Any]:
+    """`data` (from `body`) without the fields the owner left as the form showed them.
+
+    The times go as a pair when any of the four time fields changed. A field without an
+    original is sent as it is.
+    """
+    unchanged = {name for name in EDIT_FIELDS if original.get(name) == values.get(name, "")}
+    changed = dict(data)
+    if unchanged.issuperset(TIME_FIELDS):
+        del changed["start_time"], changed["end_time"]
+    for name in EDIT_FIELDS:
+        if name in unchanged and name in changed:
+            del changed[name]
+    return changed

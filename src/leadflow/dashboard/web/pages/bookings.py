@@ -281,6 +281,7 @@ async def _booking_page(
     booking_id: int,
     *,
     values: dict[str, str] | None = None,
+    original: dict[str, str] | None = None,
     errors: FieldErrors | None = None,
     conflict: dict[str, Any] | None = None,
     problem: str | None = None,
@@ -290,17 +291,18 @@ async def _booking_page(
     customer = CustomerOut.model_validate(
         await customer_service.get(session, customer_id=booking.customer_id)
     )
+    stored = booking_form.values_of(
+        start=booking.start_time,
+        end=booking.end_time,
+        tz=_tz(request),
+        team=booking.team,
+        service_type=booking.service_type,
+        address=booking.address,
+        notes=booking.notes,
+        lead_id=booking.lead_id,
+    )
     if values is None:
-        values = booking_form.values_of(
-            start=booking.start_time,
-            end=booking.end_time,
-            tz=_tz(request),
-            team=booking.team,
-            service_type=booking.service_type,
-            address=booking.address,
-            notes=booking.notes,
-            lead_id=booking.lead_id,
-        )
+        values = stored
     saved = request.query_params.get("saved")
     return await _form_page(
         request,
@@ -314,6 +316,9 @@ async def _booking_page(
         status_code=status_code,
         extra={
             "booking": booking,
+            # A form shown again after an error keeps the originals it was first rendered with.
+            "original": original if original is not None else stored,
+            "original_prefix": booking_form.ORIGINAL,
             "active": booking.status in ACTIVE_BOOKING_STATUSES,
             "saved": saved if saved in {"created", "rescheduled", *BookingStatus} else None,
             "status_actions": STATUS_ACTIONS.get(booking.status, ()),
@@ -332,11 +337,13 @@ async def reschedule(
     request: Request, session: SessionDep, form: CsrfForm, booking_id: PathId
 ) -> Response:
     values = booking_form.form_values(form)
+    original = booking_form.original_values(form)
     times, errors = booking_form.read_times(values, _tz(request))
     conflict = problem = None
     if times is not None:
         try:
-            data = BookingUpdate.model_validate(booking_form.body(values, times, creating=False))
+            body = booking_form.body(values, times, creating=False)
+            data = BookingUpdate.model_validate(booking_form.changes_only(body, values, original))
             await booking_service.update_booking(session, booking_id=booking_id, data=data)
         except ValidationError as exc:
             errors = field_errors(exc)
@@ -356,6 +363,7 @@ async def reschedule(
         session,
         booking_id,
         values=values,
+        original=original or None,
         errors=errors,
         conflict=conflict,
         problem=problem,
