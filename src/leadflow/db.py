@@ -90,6 +90,11 @@ def create_engine(settings: Settings, *, application_name: str = "leadflow") -> 
     )
 
 
+def escape_like(term: str) -> str:
+    """`term` with LIKE's wildcards escaped (use with `escape="\\"`)."""
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class unicode_lower(FunctionElement[str]):
     """lower() that folds every letter (Ø, Æ, Å too) on both databases.
 

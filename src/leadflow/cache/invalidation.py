@@ -68,6 +68,13 @@ PAGE_WRITES: dict[tuple[str, str], tuple[str, str] | None] = {
     ("POST", "/dashboard/login"): None,
     ("POST", "/dashboard/logout"): None,
     ("POST", "/dashboard/leads/{lead_id}/status"): ("PATCH", "/leads/{lead_id}"),
+    ("POST", "/dashboard/customers/{customer_id}/edit"): ("PATCH", "/customers/{customer_id}"),
+    ("POST", "/dashboard/threads/{thread_id}/link"): ("POST", "/threads/{thread_id}/link"),
+    ("POST", "/dashboard/threads/{thread_id}/unlink"): ("DELETE", "/threads/{thread_id}/link"),
+    ("POST", "/dashboard/bookings/new"): ("POST", "/bookings"),
+    ("POST", "/dashboard/bookings/{booking_id}/edit"): ("PATCH", "/bookings/{booking_id}"),
+    ("POST", "/dashboard/bookings/{booking_id}/status"): ("PATCH", "/bookings/{booking_id}"),
+    ("POST", "/dashboard/bookings/{booking_id}/cancel"): ("POST", "/bookings/{booking_id}/cancel"),
 }
 PAGE_PREFIX = "/dashboard/"
 

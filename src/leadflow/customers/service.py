@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.customers.schemas import CustomerCreate, CustomerSort, CustomerUpdate
-from leadflow.db import contains_folded
+from leadflow.db import contains_folded, escape_like
 from leadflow.errors import Conflict, NotFound, Unprocessable
 from leadflow.leads.responses import lock_responses, refresh_leads
 from leadflow.models import Booking, Customer, EmailThread, Lead
@@ -48,7 +48,7 @@ def list_query(*, search: str | None, sort: CustomerSort) -> Select[Customer]:
     stmt = select(Customer)
     if search and search.strip():
         term = search.strip().lower()
-        like = f"%{_escape_like(term)}%"
+        like = f"%{escape_like(term)}%"
         # Case-folded on both databases; on PostgreSQL an ILIKE the trigram index serves.
         conditions: list[ColumnElement[bool]] = [
             contains_folded(Customer.name, literal(like)),
@@ -60,10 +60,6 @@ def list_query(*, search: str | None, sort: CustomerSort) -> Select[Customer]:
             conditions.append(Customer.phone == e164)
         stmt = stmt.where(or_(*conditions))
     return stmt.order_by(_SORTS[sort], Customer.id.asc())
-
-
-def _escape_like(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def get(session: AsyncSession, *, customer_id: int) -> Customer:

@@ -1,4 +1,4 @@
-"""/api/matching/stats and /api/threads/rematch."""
+"""/api/matching/stats, /api/threads/rematch and /api/threads/{thread_id}/suggestions."""
 
 from __future__ import annotations
 
@@ -8,8 +8,16 @@ from fastapi import Body
 
 from leadflow.api.deps import SessionDep, SettingsDep
 from leadflow.api.routing import make_router
+from leadflow.customers.schemas import CustomerOut
+from leadflow.mail import service as thread_service
 from leadflow.matching import service
-from leadflow.matching.schemas import MatchingStats, MatchReport, RematchRequest
+from leadflow.matching.schemas import (
+    MatchingStats,
+    MatchReport,
+    RematchRequest,
+    SuggestedCustomer,
+)
+from leadflow.matching.suggestion_service import suggest_customers
 
 router = make_router(prefix="/matching", tags=["matching"])
 threads_rematch_router = make_router(prefix="/threads", tags=["threads"])
@@ -35,3 +43,22 @@ async def rematch_threads(
         thread_ids=request.thread_ids,
         only_unmatched=not request.all,
     )
+
+
+@threads_rematch_router.get("/{thread_id}/suggestions", response_model=list[SuggestedCustomer])
+async def thread_suggestions(
+    session: SessionDep, settings: SettingsDep, thread_id: int
+) -> list[SuggestedCustomer]:
+    """Customers that came close to matching the thread, best first (at most 5): every rule's
+    candidates (also when a rule found several), the same mailbox name at another domain, and
+    a customer with the sender's name. The thread's own customer is never among them."""
+    thread = await thread_service.get(session, thread_id=thread_id)
+    found = await suggest_customers(session, threads=[thread], settings=settings)
+    return [
+        SuggestedCustomer(
+            customer=CustomerOut.model_validate(found.customers[s.customer_id]),
+            score=s.score,
+            reasons=list(s.reasons),
+        )
+        for s in found.by_thread.get(thread.id, [])
+    ]

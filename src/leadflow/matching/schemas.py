@@ -6,6 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from leadflow.api.bounds import Id
 
+from leadflow.customers.schemas import CustomerOut
+
 MAX_REMATCH_IDS = 10_000
 
 
@@ -42,3 +44,15 @@ class MatchingStats(BaseModel):
     ambiguous: int = Field(description="Unmatched threads whose last run found several customers.")
     matched_by_rule: dict[str, int] = Field(description="Matched threads per rule (incl. manual).")
     match_rate: float = Field(description="matched / total_threads (0 when there are none).")
+
+
+class SuggestedCustomer(BaseModel):
+    """A customer that came close to matching a thread (the matching rules' near misses)."""
+
+    customer: CustomerOut
+    score: float = Field(description="0–1: the strongest reason's weight, best first.")
+    reasons: list[str] = Field(
+        description="Rule names (lead, exact_email, reply_chain, phone, domain) and near misses "
+        "(same_local_part: the same mailbox name at another domain; same_name: the sender's "
+        "name), strongest first."
+    )

@@ -54,7 +54,7 @@ from fastapi.staticfiles import StaticFiles
 
 from leadflow.dashboard.web.deps import PREFIX
 
-PAGE_MODULES: tuple[str, ...] = ("overview", "leads", "system")
+PAGE_MODULES: tuple[str, ...] = ("overview", "leads", "customers", "inbox", "bookings", "system")
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_PATH = PREFIX + "/static"
 

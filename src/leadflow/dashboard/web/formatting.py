@@ -53,6 +53,10 @@ class Formatter:
         day = format_datetime(self.local(moment), "EEE d. MMM", locale=self.locale)
         return f"{day} {self.time(moment)}"
 
+    def weekday_name(self, day: dt.date) -> str:
+        """'mandag 1. dec.' (da): a day heading of the week view."""
+        return format_date(day, "EEEE d. MMM", locale=self.locale)
+
     def iso(self, moment: dt.datetime | None) -> str:
         return "" if moment is None else moment.isoformat()
 

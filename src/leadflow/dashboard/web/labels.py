@@ -33,6 +33,11 @@ BOOKING_STATUS = {
     "completed": N_("Completed"),
     "cancelled": N_("Cancelled"),
 }
+BOOKING_STATUS_ACTION = {
+    "scheduled": N_("Back to scheduled"),
+    "confirmed": N_("Mark as confirmed"),
+    "completed": N_("Mark as completed"),
+}
 SYNC_STATUS = {
     "running": N_("Running"),
     "completed": N_("Completed"),
