@@ -5,7 +5,6 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadflow.api.bounds import Id
-
 from leadflow.customers.schemas import CustomerOut
 
 MAX_REMATCH_IDS = 10_000
