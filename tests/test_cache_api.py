@@ -227,7 +227,7 @@ async def test_filtered_and_later_pages_are_not_cached(
     assert (await client.get("/api/customers")).headers["X-Cache"] == "hit"
 
 
-async def test_a_cached_first_page_links_to_the_next_page_on_the_host_asked(
+async def test_a_cached_first_page_links_to_the_next_page_whatever_the_host(
     app: FastAPI, session: AsyncSession
 ) -> None:
     for n in range(51):
@@ -235,7 +235,7 @@ async def test_a_cached_first_page_links_to_the_next_page_on_the_host_asked(
     await session.commit()
     async with _client(app, base_url="http://one.example") as one:
         first = (await one.get("/api/customers")).json()
-        assert first["next"] == "http://one.example/api/customers?offset=50&limit=50"
+        assert first["next"] == "/api/customers?offset=50&limit=50"
         assert (first["total"], len(first["items"])) == (51, 50)
         second = (await one.get(first["next"])).json()
         assert [c["name"] for c in second["items"]] == ["K50"]
@@ -243,9 +243,7 @@ async def test_a_cached_first_page_links_to_the_next_page_on_the_host_asked(
     async with _client(app, base_url="https://two.example:8443") as two:
         response = await two.get("/api/customers")
         assert response.headers["X-Cache"] == "hit"
-        assert (
-            response.json()["next"] == "https://two.example:8443/api/customers?offset=50&limit=50"
-        )
+        assert response.json()["next"] == "/api/customers?offset=50&limit=50"
     async with _client(app) as plain:
         leads = (await plain.get("/api/leads")).json()
         assert leads == {

@@ -13,6 +13,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.api.app import create_app
+from leadflow.api.boundary import ErrorBoundary
+from leadflow.api.edge import RequestGuard
 from leadflow.api.request_id import RequestIdMiddleware
 from leadflow.cache.breaker import CircuitState
 from leadflow.cache.invalidation import InvalidateOnWrite
@@ -31,7 +33,13 @@ REDIS_TIMEOUT = 0.25  # cached_app's LEADFLOW_CACHE_REDIS_TIMEOUT
 def test_the_metrics_middleware_wraps_the_invalidation(settings: Settings) -> None:
     app = create_app(settings)
     outermost_first = [m.cls for m in app.user_middleware]
-    assert outermost_first == [RequestIdMiddleware, MetricsMiddleware, InvalidateOnWrite]
+    assert outermost_first == [
+        RequestIdMiddleware,
+        MetricsMiddleware,
+        RequestGuard,
+        InvalidateOnWrite,
+        ErrorBoundary,
+    ]
 
 
 async def _scrape(client: httpx.AsyncClient) -> Samples:

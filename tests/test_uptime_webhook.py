@@ -308,3 +308,21 @@ async def test_racing_down_alerts_of_one_monitor_open_one_incident(
     assert incident.started_at == datetime.fromtimestamp(
         T0, UTC
     )  # the earliest down, whatever came first
+
+
+@pytest.mark.usefixtures("hook_app")
+@pytest.mark.parametrize(
+    "name", ["monitorURL", "monitorFriendlyName", "alertTypeFriendlyName", "alertDetails"]
+)
+@pytest.mark.parametrize("bad", ["Down\x00", "Down\ud800"])
+async def test_an_alert_text_with_a_nul_or_lone_surrogate_is_a_422(
+    client: httpx.AsyncClient, session: AsyncSession, name: str, bad: str
+) -> None:
+    response = await client.post(
+        f"/webhooks/uptimerobot?token={SECRET}",
+        content=json.dumps(alert(1, T0, **{name: bad})).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert [item["field"] for item in response.json()["error"]["details"]] == [name]
+    assert await _count(session, UptimeEvent) == 0

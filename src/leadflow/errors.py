@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from leadflow.api.data_errors import data_error_details, is_data_error
 from leadflow.db import CONCURRENCY_SQLSTATES, is_connection_error, sqlstate
 
 log = logging.getLogger(__name__)
@@ -101,12 +102,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        malformed = _malformed_json(exc)
+        if malformed is not None:
+            return malformed
         fields = _field_errors(exc)
         names = ", ".join(f["field"] for f in fields) or "request"
         return error_response(422, "validation_error", f"invalid input: {names}", fields)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI's 400 for a non-UTF-8 body
+            message = f"malformed JSON at byte {exc.__cause__.start}: not UTF-8 text"
+            details = [{"field": "body", "message": message, "type": "json_invalid"}]
+            return error_response(422, "validation_error", message, details)
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         return error_response(
             exc.status_code, code, str(exc.detail), None, dict(exc.headers or {}) or None
@@ -117,11 +125,25 @@ def install_error_handlers(app: FastAPI) -> None:
         log.info("integrity error: %s", exc.orig)
         return error_response(409, "conflict", "the change conflicts with existing data")
 
-    # Registered by class (not only under Exception) so they are answered inside the route and
-    # never re-raised to the server as an unhandled error with a stack trace.
+    # Registered by class so they are answered inside the route, under the request's id. Any
+    # other exception is answered by `api.boundary.ErrorBoundary` with the `Exception` handler,
+    # before Starlette's outermost middleware (which would log it a second time) sees it.
     app.add_exception_handler(DBAPIError, _database_error)
-    for exc_class in (OSError, TimeoutError, Exception):
+    for exc_class in (OverflowError, OSError, TimeoutError, Exception):
         app.add_exception_handler(exc_class, _unexpected)
+
+
+def _malformed_json(exc: RequestValidationError) -> JSONResponse | None:
+    """FastAPI reports a body that is not JSON at `("body", <character position>)`."""
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            loc = err.get("loc", ())
+            position = loc[1] if len(loc) > 1 else 0
+            reason = str((err.get("ctx") or {}).get("error", "not valid JSON"))
+            message = f"malformed JSON at character {position}: {reason}"
+            details = [{"field": "body", "message": message, "type": "json_invalid"}]
+            return error_response(422, "validation_error", message, details)
+    return None
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
@@ -136,6 +158,19 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    return unexpected_error_response(exc)
+
+
+def unexpected_error_response(exc: BaseException) -> JSONResponse:
+    """The answer to an exception no endpoint meant to raise; it logs one line (traceback once).
+
+    A value the database refused (a backstop: the schemas bound every value) is a 422; a lost
+    database a 503; anything else a 500.
+    """
+    if is_data_error(exc):
+        message, details = data_error_details(exc)
+        log.warning("database refused a value: %s (%s)", message, type(exc).__name__)
+        return error_response(422, "validation_error", message, details)
     if is_connection_error(exc):
         log.warning("database unavailable: %s", type(exc).__name__)
         return error_response(

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
         description="Bearer token required on every /api route. "
         "`serve` refuses to start without one (the demo makes one).",
     )
+    max_request_bytes: int = Field(
+        1_000_000,
+        ge=1,
+        description="Largest request body the API reads, in bytes; a larger one is answered "
+        "413 without being read further (also for chunked bodies).",
+    )
     own_domains: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["rendetalje.dk"],
         description="Comma-separated domains that belong to the business (outbound mail).",

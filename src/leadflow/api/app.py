@@ -10,7 +10,9 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 
 from leadflow import __version__
+from leadflow.api.boundary import ErrorBoundary
 from leadflow.api.deps import require_token
+from leadflow.api.edge import RequestGuard
 from leadflow.api.routing import RetryingRoute
 from leadflow.cache.factory import build_cache
 from leadflow.cache.invalidation import CacheSyncObserver, InvalidateOnWrite
@@ -23,6 +25,21 @@ from leadflow.monitoring.metrics.instruments import mark_this_process_dead
 from leadflow.monitoring.metrics.sampler import SamplingLoop
 from leadflow.monitoring.wiring import install_monitoring
 from leadflow.settings import Settings
+
+API_DESCRIPTION = """\
+Every `/api` route needs `Authorization: Bearer <LEADFLOW_API_TOKEN>`; the token is checked
+before the body is read, and a body may hold at most `LEADFLOW_MAX_REQUEST_BYTES` (413 above).
+
+**Times.** Every time in an answer is UTC with `Z` (`2026-06-01T08:00:00Z`), in bodies and in
+error messages. Times sent to the API must carry a timezone (any offset; converted to UTC) and
+lie between 1970-01-01 and 2100-12-31 (UTC).
+
+**Errors.** Every error is `{"error": {"code", "message", "details"}}`; a 422 names the fields
+in `details` (`body.name`, `query.offset`, `path.customer_id`). Input outside the bounds the
+schemas declare (id ranges, lengths, text without NUL or lone surrogates) is a 422, never a 500.
+
+**Lists.** `limit` (1-200) and `offset`; `next` is a relative link to the next page.
+"""
 
 
 def api_router() -> APIRouter:
@@ -129,14 +146,19 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
         title="leadflow",
         version=__version__,
         summary="Leads, customers, email threads and bookings for a small service business.",
+        description=API_DESCRIPTION,
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.router.route_class = RetryingRoute
     install_error_handlers(app)
+    # Innermost: an exception no handler answered is logged once, under the request's id.
+    app.add_middleware(ErrorBoundary)
     # Added before monitoring's middleware, so it runs inside it: a write's recorded latency
     # includes its invalidation, and the cache's log lines carry the request id.
     app.add_middleware(InvalidateOnWrite)
+    # The token and the body's size are checked before anything reads the body.
+    app.add_middleware(RequestGuard)
     app.include_router(api_router())
     install_dashboard(app)
     install_monitoring(app)

@@ -27,6 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from leadflow.api.bounds import MAX_OFFSET
+
 MAX_LIMIT = 200
 EXACT_COUNT_LIMIT = 10_000
 DEFAULT_LIMIT = 50
@@ -46,7 +48,7 @@ def page_params(
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description="Items per page (max 200).")
     ] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 
@@ -137,9 +139,12 @@ async def planner_rows(session: AsyncSession, stmt: Select[Any]) -> int:
 
 
 def next_link(request: Request, page: PageParams, total: Total) -> str | None:
+    """The next page as a path relative to the host (`/api/...?offset=…`): never built from the
+    request's Host header, which the client chooses (issue 7, item 12)."""
     if not total.has_more:
         return None
-    return str(request.url.include_query_params(offset=page.offset + page.limit, limit=page.limit))
+    url = request.url.include_query_params(offset=page.offset + page.limit, limit=page.limit)
+    return f"{request.scope.get('root_path', '')}{url.path}?{url.query}"
 
 
 M = TypeVar("M", bound=BaseModel)

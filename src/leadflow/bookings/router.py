@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Query, Request, Response, status
-from pydantic import AwareDatetime
 
+from leadflow.api.bounds import Instant, PathId, QueryId, QueryText
 from leadflow.api.deps import CacheDep, SessionDep
 from leadflow.api.pagination import Page, PageDep, PageParams, build_page, fetch_page
 from leadflow.api.routing import make_router
@@ -22,17 +22,17 @@ router = make_router(prefix="/bookings", tags=["bookings"])
 customer_bookings_router = make_router(prefix="/customers", tags=["customers"])
 
 FromQuery = Annotated[
-    AwareDatetime | None,
+    Instant | None,
     Query(alias="from", description="Keep bookings ending after this time (with timezone)."),
 ]
 ToQuery = Annotated[
-    AwareDatetime | None,
+    Instant | None,
     Query(alias="to", description="Keep bookings starting before this time (with timezone)."),
 ]
 StatusQuery = Annotated[
     list[BookingStatus] | None, Query(description="Status filter; repeat for several.")
 ]
-TeamQuery = Annotated[str | None, Query(max_length=100, description="Case-insensitive.")]
+TeamQuery = Annotated[QueryText | None, Query(max_length=100, description="Case-insensitive.")]
 
 
 def _check_range(start: datetime | None, end: datetime | None) -> None:
@@ -74,7 +74,7 @@ async def list_bookings(
     page: PageDep,
     start: FromQuery = None,
     end: ToQuery = None,
-    customer_id: int | None = None,
+    customer_id: QueryId = None,
     status: StatusQuery = None,
     team: TeamQuery = None,
 ) -> Page[BookingOut] | Response:
@@ -103,12 +103,14 @@ async def create_booking(session: SessionDep, body: BookingCreate) -> BookingOut
 
 
 @router.get("/{booking_id}", response_model=BookingOut)
-async def get_booking(session: SessionDep, booking_id: int) -> BookingOut:
+async def get_booking(session: SessionDep, booking_id: PathId) -> BookingOut:
     return BookingOut.model_validate(await service.get(session, booking_id=booking_id))
 
 
 @router.patch("/{booking_id}", response_model=BookingOut)
-async def update_booking(session: SessionDep, booking_id: int, body: BookingUpdate) -> BookingOut:
+async def update_booking(
+    session: SessionDep, booking_id: PathId, body: BookingUpdate
+) -> BookingOut:
     """Change or reschedule a booking; 409 on overlap or a disallowed status change.
 
     `null` clears `lead_id`, `service_type`, `address` or `notes`; on `team`, `start_time`,
@@ -118,7 +120,7 @@ async def update_booking(session: SessionDep, booking_id: int, body: BookingUpda
 
 
 @router.post("/{booking_id}/cancel", response_model=BookingOut)
-async def cancel_booking(session: SessionDep, booking_id: int) -> BookingOut:
+async def cancel_booking(session: SessionDep, booking_id: PathId) -> BookingOut:
     """Cancel a booking (idempotent: a cancelled booking stays as it is); frees its slot."""
     return BookingOut.model_validate(await service.cancel(session, booking_id=booking_id))
 
@@ -128,7 +130,7 @@ async def list_customer_bookings(
     request: Request,
     session: SessionDep,
     page: PageDep,
-    customer_id: int,
+    customer_id: PathId,
     start: FromQuery = None,
     end: ToQuery = None,
     status: StatusQuery = None,

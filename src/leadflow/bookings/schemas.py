@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from leadflow.api.bounds import CLEAN, Id, Instant, Notes, Text100, Text300
 from leadflow.api.patch import NotNull
 from leadflow.models import BookingStatus
 
@@ -14,6 +15,7 @@ from leadflow.models import BookingStatus
 Team = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=100),
+    CLEAN,
     Field(description="Case-insensitive: stored trimmed and lower-cased (`TZ-1` is `tz-1`)."),
 ]
 # A booking is created active; completion and cancellation come later (PATCH / cancel).
@@ -21,15 +23,15 @@ InitialStatus = Literal["scheduled", "confirmed"]
 
 
 class BookingCreate(BaseModel):
-    customer_id: int = Field(description="An unknown customer is a 422 naming this field.")
-    lead_id: int | None = None
-    service_type: str | None = Field(None, max_length=100)
-    address: str | None = Field(None, max_length=300)
+    customer_id: Id = Field(description="An unknown customer is a 422 naming this field.")
+    lead_id: Id | None = None
+    service_type: Text100 | None = None
+    address: Text300 | None = None
     team: Team = "default"
-    start_time: AwareDatetime
-    end_time: AwareDatetime
+    start_time: Instant
+    end_time: Instant
     status: InitialStatus = "scheduled"
-    notes: str | None = Field(None, max_length=20_000)
+    notes: Notes | None = None
 
     @model_validator(mode="after")
     def _end_after_start(self) -> Self:
@@ -45,14 +47,14 @@ class BookingUpdate(BaseModel):
     `start_time`, `end_time` and `status`, which every booking has, it is a 422.
     """
 
-    lead_id: int | None = None
-    service_type: str | None = Field(None, max_length=100)
-    address: str | None = Field(None, max_length=300)
+    lead_id: Id | None = None
+    service_type: Text100 | None = None
+    address: Text300 | None = None
     team: NotNull[Team] = None
-    start_time: NotNull[AwareDatetime] = None
-    end_time: NotNull[AwareDatetime] = None
+    start_time: NotNull[Instant] = None
+    end_time: NotNull[Instant] = None
     status: NotNull[BookingStatus] = None
-    notes: str | None = Field(None, max_length=20_000)
+    notes: Notes | None = None
 
     @model_validator(mode="after")
     def _end_after_start(self) -> Self:

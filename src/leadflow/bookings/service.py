@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from leadflow.api.bounds import utc_text
 from leadflow.bookings.schemas import BookingCreate, BookingUpdate
 from leadflow.customers import service as customer_service
 from leadflow.customers.counters import refresh_counters
@@ -279,7 +280,7 @@ def _is_exclusion_violation(exc: IntegrityError) -> bool:
 
 
 def _overlap(slot: _Slot, other: Booking | None) -> Conflict:
-    window = f"{slot.start_time.isoformat()} to {slot.end_time.isoformat()}"
+    window = f"{utc_text(slot.start_time)} to {utc_text(slot.end_time)}"
     if other is None:
         # The winner of the race was cancelled again before we could look it up.
         return Conflict(
@@ -287,12 +288,12 @@ def _overlap(slot: _Slot, other: Booking | None) -> Conflict:
             details={"conflicting_booking_id": None, "team": slot.team},
         )
     return Conflict(
-        f"booking {other.id} of team {slot.team!r} ({other.start_time.isoformat()} to "
-        f"{other.end_time.isoformat()}) overlaps {window}",
+        f"booking {other.id} of team {slot.team!r} ({utc_text(other.start_time)} to "
+        f"{utc_text(other.end_time)}) overlaps {window}",
         details={
             "conflicting_booking_id": other.id,
             "team": slot.team,
-            "start_time": other.start_time.isoformat(),
-            "end_time": other.end_time.isoformat(),
+            "start_time": utc_text(other.start_time),
+            "end_time": utc_text(other.end_time),
         },
     )

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Query, Request, Response, status
 
+from leadflow.api.bounds import PathId, QueryText
 from leadflow.api.deps import CacheDep, SessionDep
 from leadflow.api.pagination import Page, PageDep, build_page, fetch_page
 from leadflow.api.routing import make_router
@@ -24,7 +25,7 @@ async def list_customers(
     cache: CacheDep,
     page: PageDep,
     q: Annotated[
-        str | None,
+        QueryText | None,
         Query(
             max_length=200,
             description="Search name/email/phone; case-insensitive for every letter (Ø = ø).",
@@ -57,20 +58,20 @@ async def create_customer(session: SessionDep, body: CustomerCreate) -> Customer
     response_model=CustomerOverview,
     responses=views.CACHED_RESPONSE_DOC,
 )
-async def customer_overview(request: Request, cache: CacheDep, customer_id: int) -> Response:
+async def customer_overview(request: Request, cache: CacheDep, customer_id: PathId) -> Response:
     """The customer 360 view: the customer, latest threads and leads, upcoming and recent
     bookings (cached; see `X-Cache`)."""
     return await views.serve_view(request, cache, views.customer_360(customer_id))
 
 
 @router.get("/{customer_id}", response_model=CustomerOut)
-async def get_customer(session: SessionDep, customer_id: int) -> CustomerOut:
+async def get_customer(session: SessionDep, customer_id: PathId) -> CustomerOut:
     return CustomerOut.model_validate(await service.get(session, customer_id=customer_id))
 
 
 @router.patch("/{customer_id}", response_model=CustomerOut)
 async def update_customer(
-    session: SessionDep, customer_id: int, body: CustomerUpdate
+    session: SessionDep, customer_id: PathId, body: CustomerUpdate
 ) -> CustomerOut:
     """Change the fields sent. `null` clears a field; on `status` or `tags` it is a 422."""
     customer = await service.update_customer(session, customer_id=customer_id, data=body)
@@ -80,7 +81,7 @@ async def update_customer(
 @router.delete("/{customer_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_customer(
     session: SessionDep,
-    customer_id: int,
+    customer_id: PathId,
     force: Annotated[bool, Query(description="Also delete the customer's bookings.")] = False,
 ) -> Response:
     """Delete a customer. Its leads and email threads are kept and detached (customer_id

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
+from leadflow.api.bounds import CLEAN, MAX_TAGS, Notes, Tag, Text16, Text100, Text200, Text300
 from leadflow.api.patch import NotNull
 from leadflow.models import CustomerStatus
 from leadflow.phones import to_e164
@@ -27,38 +28,41 @@ def _lower_email(value: str) -> str:
 
 
 Phone = Annotated[
-    str, Field(max_length=40, description="Any format; stored as E.164."), AfterValidator(_phone)
+    str,
+    Field(max_length=40, description="Any format; stored as E.164."),
+    CLEAN,
+    AfterValidator(_phone),
 ]
-Email = Annotated[EmailStr, AfterValidator(_lower_email)]
+Email = Annotated[EmailStr, Field(max_length=320), AfterValidator(_lower_email)]
 
 
 class CustomerCreate(BaseModel):
-    name: str | None = Field(None, max_length=200)
+    name: Text200 | None = None
     email: Email | None = None
     phone: Phone | None = None
-    address: str | None = Field(None, max_length=300)
-    postal_code: str | None = Field(None, max_length=16)
-    city: str | None = Field(None, max_length=100)
-    company_name: str | None = Field(None, max_length=200)
-    notes: str | None = Field(None, max_length=20_000)
+    address: Text300 | None = None
+    postal_code: Text16 | None = None
+    city: Text100 | None = None
+    company_name: Text200 | None = None
+    notes: Notes | None = None
     status: CustomerStatus = CustomerStatus.ACTIVE
-    tags: list[str] = Field(default_factory=list, max_length=50)
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
 
 
 class CustomerUpdate(BaseModel):
     """PATCH body: only the fields sent are changed; `null` clears a field, except `status` and
     `tags`, which every customer has (`null` there is a 422; send `[]` to clear the tags)."""
 
-    name: str | None = Field(None, max_length=200)
+    name: Text200 | None = None
     email: Email | None = None
     phone: Phone | None = None
-    address: str | None = Field(None, max_length=300)
-    postal_code: str | None = Field(None, max_length=16)
-    city: str | None = Field(None, max_length=100)
-    company_name: str | None = Field(None, max_length=200)
-    notes: str | None = Field(None, max_length=20_000)
+    address: Text300 | None = None
+    postal_code: Text16 | None = None
+    city: Text100 | None = None
+    company_name: Text200 | None = None
+    notes: Notes | None = None
     status: NotNull[CustomerStatus] = None
-    tags: NotNull[list[str]] = Field(None, max_length=50)
+    tags: NotNull[list[Tag]] = Field(None, max_length=MAX_TAGS)
 
 
 class CustomerOut(BaseModel):

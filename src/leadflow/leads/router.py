@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Query, Request, Response, status
-from pydantic import AwareDatetime
 
+from leadflow.api.bounds import Instant, PathId, QueryText
 from leadflow.api.deps import CacheDep, SessionDep
 from leadflow.api.pagination import Page, PageDep, build_page, fetch_page
 from leadflow.api.routing import make_router
@@ -30,12 +30,12 @@ async def list_leads(
         list[LeadStatus] | None,
         Query(alias="status", description="Repeat to match any of several statuses."),
     ] = None,
-    source: Annotated[str | None, Query(max_length=50)] = None,
+    source: Annotated[QueryText | None, Query(max_length=50)] = None,
     received_from: Annotated[
-        AwareDatetime | None, Query(description="Received at or after (ISO 8601 with offset).")
+        Instant | None, Query(description="Received at or after (ISO 8601 with offset).")
     ] = None,
     received_to: Annotated[
-        AwareDatetime | None, Query(description="Received before (ISO 8601 with offset).")
+        Instant | None, Query(description="Received before (ISO 8601 with offset).")
     ] = None,
     needs_review: bool | None = None,
     awaiting_reply: Annotated[
@@ -76,12 +76,12 @@ async def create_lead(session: SessionDep, body: LeadCreate) -> LeadOut:
 
 
 @router.get("/{lead_id}", response_model=LeadOut)
-async def get_lead(session: SessionDep, lead_id: int) -> LeadOut:
+async def get_lead(session: SessionDep, lead_id: PathId) -> LeadOut:
     return LeadOut.model_validate(await service.get(session, lead_id=lead_id))
 
 
 @router.patch("/{lead_id}", response_model=LeadOut)
-async def update_lead(session: SessionDep, lead_id: int, body: LeadUpdate) -> LeadOut:
+async def update_lead(session: SessionDep, lead_id: PathId, body: LeadUpdate) -> LeadOut:
     """Change the fields sent, from the lead's current state (concurrent edits queue up).
 
     - `null` clears a field; on `source`, `status`, `needs_review`, `received_at` it is a 422.
@@ -98,7 +98,7 @@ async def update_lead(session: SessionDep, lead_id: int, body: LeadUpdate) -> Le
 
 @customer_leads_router.get("/{customer_id}/leads", response_model=Page[LeadOut])
 async def list_customer_leads(
-    request: Request, session: SessionDep, page: PageDep, customer_id: int
+    request: Request, session: SessionDep, page: PageDep, customer_id: PathId
 ) -> Page[LeadOut]:
     await customer_service.get(session, customer_id=customer_id)
     rows, total = await fetch_page(session, service.list_query(customer_id=customer_id), page)

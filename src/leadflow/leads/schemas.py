@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from leadflow.api.bounds import Id, Instant, LongText, Text16, Text50, Text100, Text200, Text300
 from leadflow.api.patch import NotNull
 from leadflow.customers.schemas import Email, Phone
 from leadflow.leads.response_time import response_seconds
@@ -15,21 +16,21 @@ from leadflow.models import LeadStatus
 class _LeadFields(BaseModel):
     """Fields a person may type in for a lead, on create and on edit."""
 
-    name: str | None = Field(None, max_length=200)
+    name: Text200 | None = None
     email: Email | None = None
     phone: Phone | None = None
-    address: str | None = Field(None, max_length=300)
-    postal_code: str | None = Field(None, max_length=16)
-    city: str | None = Field(None, max_length=100)
-    square_meters: float | None = Field(None, ge=0, le=100_000)
+    address: Text300 | None = None
+    postal_code: Text16 | None = None
+    city: Text100 | None = None
+    square_meters: float | None = Field(None, ge=0, le=100_000, allow_inf_nan=False)
     rooms: int | None = Field(None, ge=0, le=1_000)
-    floor: str | None = Field(None, max_length=50)
-    property_type: str | None = Field(None, max_length=100)
-    task_type: str | None = Field(None, max_length=100)
-    contact_type: str | None = Field(None, max_length=50)
+    floor: Text50 | None = None
+    property_type: Text100 | None = None
+    task_type: Text100 | None = None
+    contact_type: Text50 | None = None
     preferred_date: date | None = None
-    message: str | None = Field(None, max_length=50_000)
-    customer_id: int | None = Field(None, ge=1)
+    message: LongText | None = None
+    customer_id: Id | None = None
 
 
 class LeadCreate(_LeadFields):
@@ -40,8 +41,8 @@ class LeadCreate(_LeadFields):
     explicitly (an unknown one is a 422).
     """
 
-    source: str = Field("manual", min_length=1, max_length=50)
-    received_at: AwareDatetime | None = Field(None, description="Defaults to now.")
+    source: Text50 = Field("manual", min_length=1)
+    received_at: Instant | None = Field(None, description="Defaults to now.")
 
 
 class LeadUpdate(_LeadFields):
@@ -51,11 +52,11 @@ class LeadUpdate(_LeadFields):
     lead has, it is a 422 (a lead without `received_at` would drop out of every date filter).
     """
 
-    source: NotNull[str] = Field(None, min_length=1, max_length=50)
+    source: NotNull[Text50] = Field(None, min_length=1)
     status: NotNull[LeadStatus] = None
     needs_review: NotNull[bool] = None
-    duplicate_of_id: int | None = Field(None, ge=1)
-    received_at: NotNull[AwareDatetime] = None
+    duplicate_of_id: Id | None = None
+    received_at: NotNull[Instant] = None
 
 
 class LeadOut(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
+from leadflow.api.bounds import PathId, QueryId
 from leadflow.api.deps import CacheDep, SessionDep
 from leadflow.api.pagination import Page, PageDep, build_page, fetch_page
 from leadflow.api.routing import make_router
@@ -23,7 +24,7 @@ async def list_threads(
     cache: CacheDep,
     page: PageDep,
     matched: bool | None = None,
-    customer_id: int | None = None,
+    customer_id: QueryId = None,
 ) -> Page[ThreadOut] | Response:
     """Threads, latest activity first; the first page without filters is cached."""
     if page.is_first_default and matched is None and customer_id is None:
@@ -34,7 +35,7 @@ async def list_threads(
 
 
 @router.get("/{thread_id}", response_model=ThreadDetail)
-async def get_thread(session: SessionDep, thread_id: int) -> ThreadDetail:
+async def get_thread(session: SessionDep, thread_id: PathId) -> ThreadDetail:
     thread = await thread_service.get(session, thread_id=thread_id)
     messages = await thread_service.messages_of(session, thread_id=thread_id)
     return ThreadDetail(
@@ -44,7 +45,7 @@ async def get_thread(session: SessionDep, thread_id: int) -> ThreadDetail:
 
 
 @router.post("/{thread_id}/link", response_model=ThreadOut)
-async def link_thread(session: SessionDep, thread_id: int, body: ThreadLink) -> ThreadOut:
+async def link_thread(session: SessionDep, thread_id: PathId, body: ThreadLink) -> ThreadOut:
     """Link the thread to a customer by hand (automatic matching leaves it); an unknown
     customer is a 422. Both customers' counters and last contact are recounted."""
     thread = await thread_service.link(session, thread_id=thread_id, customer_id=body.customer_id)
@@ -52,14 +53,14 @@ async def link_thread(session: SessionDep, thread_id: int, body: ThreadLink) -> 
 
 
 @router.delete("/{thread_id}/link", response_model=ThreadOut)
-async def unlink_thread(session: SessionDep, thread_id: int) -> ThreadOut:
+async def unlink_thread(session: SessionDep, thread_id: PathId) -> ThreadOut:
     """Detach the thread from its customer; recorded as a manual decision."""
     return ThreadOut.model_validate(await thread_service.unlink(session, thread_id=thread_id))
 
 
 @customer_threads_router.get("/{customer_id}/threads", response_model=Page[ThreadOut])
 async def list_customer_threads(
-    request: Request, session: SessionDep, page: PageDep, customer_id: int
+    request: Request, session: SessionDep, page: PageDep, customer_id: PathId
 ) -> Page[ThreadOut]:
     await customer_service.get(session, customer_id=customer_id)
     rows, total = await fetch_page(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
+from leadflow.api.bounds import Id
 from leadflow.models import Direction
 
 
@@ -68,4 +69,4 @@ class ThreadDetail(ThreadOut):
 
 
 class ThreadLink(BaseModel):
-    customer_id: int = Field(ge=1)
+    customer_id: Id

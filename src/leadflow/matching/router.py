@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Body
 
+from leadflow.api.bounds import PathId
 from leadflow.api.deps import SessionDep, SettingsDep
 from leadflow.api.routing import make_router
 from leadflow.customers.schemas import CustomerOut
@@ -47,7 +48,7 @@ async def rematch_threads(
 
 @threads_rematch_router.get("/{thread_id}/suggestions", response_model=list[SuggestedCustomer])
 async def thread_suggestions(
-    session: SessionDep, settings: SettingsDep, thread_id: int
+    session: SessionDep, settings: SettingsDep, thread_id: PathId
 ) -> list[SuggestedCustomer]:
     """Customers that came close to matching the thread, best first (at most 5): every rule's
     candidates (also when a rule found several), the same mailbox name at another domain, and

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field
 
+from leadflow.api.bounds import Id
 from leadflow.customers.schemas import CustomerOut
 
 MAX_REMATCH_IDS = 10_000
@@ -17,7 +18,7 @@ class RematchRequest(BaseModel):
     all: bool = Field(
         False, description="Also re-evaluate automatic matches (manual links are never changed)."
     )
-    thread_ids: list[PositiveInt] | None = Field(
+    thread_ids: list[Id] | None = Field(
         None, max_length=MAX_REMATCH_IDS, description="Only these threads (default: all threads)."
     )
 

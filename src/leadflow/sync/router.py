@@ -12,6 +12,7 @@ from fastapi import FastAPI, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from leadflow.api.bounds import QueryText, Text320
 from leadflow.api.deps import SessionDep
 from leadflow.api.pagination import Page, PageDep, fetch_page, next_link
 from leadflow.api.routing import make_router
@@ -54,9 +55,8 @@ class SyncRunOut(BaseModel):
 
 class SyncRequest(BaseModel):
     full: bool = Field(False, description="List the whole mailbox instead of reading history.")
-    mailbox: str | None = Field(
+    mailbox: Text320 | None = Field(
         None,
-        max_length=320,
         description="Mailbox to sync: only LEADFLOW_GMAIL_USER (the default) has credentials.",
     )
 
@@ -72,7 +72,7 @@ async def list_runs(
     session: SessionDep,
     page: PageDep,
     mailbox: Annotated[
-        str | None, Query(max_length=320, description="Only runs of this mailbox (email).")
+        QueryText | None, Query(max_length=320, description="Only runs of this mailbox (email).")
     ] = None,
 ) -> Page[SyncRunOut]:
     """Sync runs, newest first."""

@@ -8,6 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from leadflow.api.bounds import utc_text
+
 MEDIA_TYPE = "application/health+json"
 SERVICE_ID = "leadflow"
 
@@ -42,7 +44,7 @@ class CheckResult:
             entry["observedValue"] = self.observed_value
         if self.observed_unit is not None:
             entry["observedUnit"] = self.observed_unit
-        entry["time"] = self.time.isoformat()
+        entry["time"] = utc_text(self.time)
         if self.output:
             entry["output"] = self.output
         return entry

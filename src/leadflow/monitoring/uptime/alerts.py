@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from leadflow.api.bounds import clean_text
+
 DOWN, UP, SSL_EXPIRY = 1, 2, 3
 ALERT_TYPES = {DOWN: "down", UP: "up", SSL_EXPIRY: "ssl expiry"}
 FIELDS = (
@@ -78,7 +80,7 @@ def _text(fields: Mapping[str, Any], name: str, limit: int) -> str | None:
         return None
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise ValueError("must be text")
-    return str(value)[:limit]
+    return clean_text(str(value))[:limit]
 
 
 def _integer(value: Any) -> int:
