@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -209,7 +209,9 @@ def dated_sample_mailbox(
     span = build_sample_mailbox(seed, customers).last_sent - START
     local = now.astimezone(timezone)
     midnight = datetime.combine(local.date(), time(0), tzinfo=timezone)
-    end = max(now - BODY_DATE_LEAD, midnight)
+    # In UTC: arithmetic on a Copenhagen-zoned datetime is wall-clock time and skips or repeats
+    # an hour across a clock change, which would stretch the spacing of the messages.
+    end = max(now - BODY_DATE_LEAD, midnight).astimezone(UTC)
     start = (end - span).replace(second=0, microsecond=0)
     if start + span < midnight:  # the rounding must not push it back into yesterday
         start += timedelta(minutes=1)

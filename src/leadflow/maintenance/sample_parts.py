@@ -183,7 +183,7 @@ def spaced_phone(phone: str, style: int) -> str:
 class MailWriter:
     def __init__(self, rng: random.Random, start: datetime = START) -> None:
         self.rng = rng
-        self.clock = start
+        self.clock = start.astimezone(UTC)  # absolute time: spacing is kept across clock changes
         self.counter = 0
 
     def tick(self) -> datetime:
