@@ -81,3 +81,15 @@ async def screenshot(page: Page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     await page.screenshot(path=str(path), full_page=True)
     return path
+
+
+async def visit_at_every_size(page: Page, base_url: str, pages: dict[str, str]) -> None:
+    """Open each named path at desk and phone size: 200, no sideways scroll, a screenshot each."""
+    for name, path in pages.items():
+        for size_name, size in (("desk", DESK), ("phone", PHONE)):
+            await page.set_viewport_size(size)  # type: ignore[arg-type]
+            answer = await page.goto(base_url + path, wait_until="networkidle")
+            assert answer is not None
+            assert answer.status == 200, path
+            assert await has_no_horizontal_scroll(page), f"{path} scrolls sideways at {size}"
+            await screenshot(page, f"{name}-{size_name}")

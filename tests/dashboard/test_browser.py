@@ -23,6 +23,7 @@ from tests.dashboard.browser import (
     has_no_horizontal_scroll,
     log_in,
     screenshot,
+    visit_at_every_size,
 )
 from tests.factories_bookings import make_booking, make_run
 from tests.factories_mail import make_customer, make_lead, make_mailbox, make_message, make_thread
@@ -136,14 +137,7 @@ async def test_every_page_loads_cleanly_with_data_and_on_a_phone(
         "lead": f"/dashboard/leads/{lead_id}",
         "system": "/dashboard/system",
     }
-    for name, path in pages.items():
-        for size_name, size in (("desk", DESK), ("phone", PHONE)):
-            await page.set_viewport_size(size)  # type: ignore[arg-type]
-            answer = await page.goto(site + path, wait_until="networkidle")
-            assert answer is not None
-            assert answer.status == 200, path
-            assert await has_no_horizontal_scroll(page), f"{path} scrolls sideways at {size}"
-            await screenshot(page, f"{name}-{size_name}")
+    await visit_at_every_size(page, site, pages)
     assert problems.all == []
 
 

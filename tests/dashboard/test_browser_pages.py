@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.models import Booking, EmailThread, utcnow
 from tests.dashboard.browser import (
-    DESK,
     PHONE,
     PageProblems,
     has_no_horizontal_scroll,
     log_in,
     screenshot,
+    visit_at_every_size,
 )
 from tests.dashboard.test_browser import chromium, page, site
 from tests.factories_bookings import make_booking
@@ -125,14 +125,7 @@ async def test_every_new_page_loads_cleanly_at_desk_and_phone_size(
         "booking-pick-customer": "/dashboard/bookings/new?q=vinter",
         "booking-new": f"/dashboard/bookings/new?customer_id={ids['karl']}",
     }
-    for name, path in pages.items():
-        for size_name, size in (("desk", DESK), ("phone", PHONE)):
-            await page.set_viewport_size(size)  # type: ignore[arg-type]
-            answer = await page.goto(site + path, wait_until="networkidle")
-            assert answer is not None
-            assert answer.status == 200, path
-            assert await has_no_horizontal_scroll(page), f"{path} scrolls sideways at {size}"
-            await screenshot(page, f"{name}-{size_name}")
+    await visit_at_every_size(page, site, pages)
     assert problems.all == []
 
 
