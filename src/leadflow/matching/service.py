@@ -249,9 +249,9 @@ async def _match_batch(
 ) -> list[_Outcome]:
     """Decide a batch of threads with a fixed number of queries and write what changed."""
     ids = [row.id for row in rows]
-    leads = await _lead_facts(session, ids)
-    references = await _references(session, ids)
-    referenced = await _referenced_threads(
+    leads = await lead_facts(session, ids)
+    references = await thread_references(session, ids)
+    referenced = await referenced_threads(
         session, {ref for refs in references.values() for ref in refs}
     )
     facts: dict[int, rules.ThreadFacts] = {}
@@ -274,7 +274,7 @@ async def _match_batch(
     # Bodies are read only for threads the stronger rules left open: most are settled by then.
     open_ids = [tid for tid, d in decisions.items() if not rules.settled_before(d, rules.PHONE)]
     if open_ids and index.by_phone:
-        phones = await _inbound_phones(session, open_ids)
+        phones = await inbound_phones(session, open_ids)
         for tid in open_ids:
             if tid in phones:
                 facts[tid] = replace(facts[tid], inbound_phones=phones[tid])
@@ -338,7 +338,7 @@ _UPDATE_MATCH = (
 )
 
 
-async def _lead_facts(
+async def lead_facts(
     session: AsyncSession, thread_ids: Sequence[int]
 ) -> dict[int, tuple[tuple[str, ...], frozenset[int]]]:
     """Per thread: emails and linked customer ids of the lead emails it holds."""
@@ -366,7 +366,9 @@ async def _lead_facts(
     }
 
 
-async def _references(session: AsyncSession, thread_ids: Sequence[int]) -> dict[int, set[str]]:
+async def thread_references(
+    session: AsyncSession, thread_ids: Sequence[int]
+) -> dict[int, set[str]]:
     """Per thread: the Message-IDs its messages reply to or reference."""
     stmt = select(EmailMessage.thread_id, EmailMessage.in_reply_to, EmailMessage.references).where(
         EmailMessage.thread_id.in_(thread_ids)
@@ -380,7 +382,7 @@ async def _references(session: AsyncSession, thread_ids: Sequence[int]) -> dict[
     return found
 
 
-async def _referenced_threads(
+async def referenced_threads(
     session: AsyncSession, refs: Iterable[str]
 ) -> dict[str, set[tuple[int, int | None]]]:
     """Message-ID → (thread id, customer id if that thread is matched) of messages holding it."""
@@ -406,7 +408,7 @@ async def _referenced_threads(
     return found
 
 
-async def _inbound_phones(
+async def inbound_phones(
     session: AsyncSession, thread_ids: Sequence[int]
 ) -> dict[int, frozenset[str]]:
     """Per thread: phone numbers written in its inbound messages."""

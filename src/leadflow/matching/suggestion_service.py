@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadflow.db import contains_folded, escape_like
 from leadflow.matching import rules
 from leadflow.matching.service import (
-    _inbound_phones,
-    _lead_facts,
-    _referenced_threads,
-    _references,
     build_settings_exclusions,
+    inbound_phones,
+    lead_facts,
+    referenced_threads,
+    thread_references,
 )
 from leadflow.matching.suggestions import DEFAULT_LIMIT, Suggestion, local_part, suggest
 from leadflow.models import Customer, Direction, EmailMessage, EmailThread
@@ -59,12 +59,12 @@ async def _thread_facts(
     session: AsyncSession, threads: Sequence[EmailThread]
 ) -> dict[int, rules.ThreadFacts]:
     ids = [thread.id for thread in threads]
-    leads = await _lead_facts(session, ids)
-    references = await _references(session, ids)
-    referenced = await _referenced_threads(
+    leads = await lead_facts(session, ids)
+    references = await thread_references(session, ids)
+    referenced = await referenced_threads(
         session, {ref for refs in references.values() for ref in refs}
     )
-    phones = await _inbound_phones(session, ids)
+    phones = await inbound_phones(session, ids)
     facts = {}
     for thread in threads:
         targets = {t for ref in references.get(thread.id, ()) for t in referenced.get(ref, ())}
