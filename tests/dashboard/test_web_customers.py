@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +14,7 @@ from leadflow.models import Customer, Direction, utcnow
 from tests.dashboard.web import csrf_of
 from tests.factories_bookings import make_booking
 from tests.factories_mail import make_customer, make_lead, make_message, make_thread
+from tests.query_plans import capture
 
 _CUSTOMER_LINK = re.compile(r'href="/dashboard/customers/(\d+)"')
 
@@ -223,3 +225,24 @@ async def test_a_form_without_a_valid_csrf_token_changes_nothing(
         answer = await browser.post(f"/dashboard/customers/{customer.id}/edit", data=data)
         assert answer.status_code == 403
     assert (await _row(session, customer.id)).name == "Ole"
+
+
+async def test_the_customer_page_reads_its_threads_messages_in_one_query(
+    browser: httpx.AsyncClient, session: AsyncSession, app: FastAPI
+) -> None:
+    now = utcnow()
+    statements: list[int] = []
+    for threads in (1, 6):
+        customer = await make_customer(session, name=f"Kunde med {threads} tråde")
+        for number in range(threads):
+            thread = await make_thread(session, subject=f"Tråd {number}", customer_id=customer.id)
+            await make_message(session, thread=thread, sent_at=now - timedelta(hours=number))
+        await session.commit()
+        url = f"/dashboard/customers/{customer.id}"
+        assert (await browser.get(url)).status_code == 200  # the cached 360 view is filled
+        with capture(app.state.engine) as captured:
+            page = await browser.get(url)
+        assert page.status_code == 200
+        assert page.text.count('href="/dashboard/threads/') >= threads
+        statements.append(len(captured.statements))
+    assert statements[0] == statements[1], statements

@@ -7,6 +7,8 @@ last contact date.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,12 +43,24 @@ async def get(session: AsyncSession, *, thread_id: int) -> EmailThread:
 
 async def messages_of(session: AsyncSession, *, thread_id: int) -> list[EmailMessage]:
     """The thread's messages in the order they were sent (undated ones last)."""
+    return (await messages_of_threads(session, thread_ids=[thread_id])).get(thread_id, [])
+
+
+async def messages_of_threads(
+    session: AsyncSession, *, thread_ids: Sequence[int]
+) -> dict[int, list[EmailMessage]]:
+    """Each thread's messages in the order they were sent (undated ones last), in one query."""
+    if not thread_ids:
+        return {}
     stmt = (
         select(EmailMessage)
-        .where(EmailMessage.thread_id == thread_id)
+        .where(EmailMessage.thread_id.in_(thread_ids))
         .order_by(EmailMessage.sent_at.asc().nulls_last(), EmailMessage.id.asc())
     )
-    return list((await session.execute(stmt)).scalars().all())
+    found: dict[int, list[EmailMessage]] = {}
+    for message in (await session.execute(stmt)).scalars():
+        found.setdefault(message.thread_id, []).append(message)
+    return found
 
 
 async def link(session: AsyncSession, *, thread_id: int, customer_id: int) -> EmailThread:

@@ -1,12 +1,12 @@
 """Customers (/dashboard/customers): search, the customer 360 page, and editing a customer.
 
-The list is the query of `GET /api/customers` (`customers.service.list_query`: name, email or
-phone, every letter folded, Ø = ø); its first page without a search is the API's cached first
-page. A customer's page is the API's cached 360 view (`views.customer_360`) with each listed
-thread's messages (`mail.service.messages_of`). The edit form builds the API's `CustomerUpdate`
-from the fields the owner changed (so two people editing different fields both keep theirs, as
-two PATCH requests would) and saves it with `customers.service.update_customer` under the row
-lock; a bad value re-renders the form with the message beside its field (422), an email another
+The list is the query of `GET /api/customers` (`customers.service.list_query`: name, email or phone,
+every letter folded, Ø = ø); its first page without a search is the API's cached first page. A
+customer's page is the API's cached 360 view (`views.customer_360`) with the listed threads'
+messages (`mail.service.messages_of_threads`, one query). The edit form builds the API's
+`CustomerUpdate` from the fields the owner changed (so two people editing different fields both keep
+theirs, as two PATCH requests would) and saves it with `customers.service.update_customer` under the
+row lock; a bad value re-renders the form with the message beside its field (422), an email another
 customer has is a 409, and nothing is saved.
 """
 
@@ -125,10 +125,13 @@ async def customer_detail(
     # The cached view first: a miss loads it in a session of its own (see leads.py).
     body, _hit = await views.read_view(request, cache, views.customer_360(customer_id))
     overview = CustomerOverview.model_validate_json(body)
-    messages: dict[int, list[MessageOut]] = {}
-    for thread in overview.threads.items:
-        rows = await thread_service.messages_of(session, thread_id=thread.id)
-        messages[thread.id] = [MessageOut.model_validate(row) for row in rows]
+    found = await thread_service.messages_of_threads(
+        session, thread_ids=[thread.id for thread in overview.threads.items]
+    )
+    messages = {
+        thread.id: [MessageOut.model_validate(row) for row in found.get(thread.id, [])]
+        for thread in overview.threads.items
+    }
     return render(
         request,
         "customer.html",
