@@ -178,7 +178,13 @@ async def test_a_large_list_total_is_an_estimate_or_a_bound_not_a_full_count(
         body = (await client.get("/api/threads?limit=5")).json()
     assert body["total_exact"] is False
     assert body["next"] is not None
-    counts = [sql for sql, _ in captured.statements if "count(" in sql.lower()]
+    # The page statement on PostgreSQL counts its own window (at most limit + 1 rows, to know
+    # whether a next page exists); a count of the list is any other.
+    counts = [
+        sql
+        for sql, _ in captured.statements
+        if "count(" in sql.lower() and "row_to_json" not in sql.lower()
+    ]
     if backend == "postgresql":
         # The planner's estimate of ~1,500 threads is above the limit: no count at all.
         assert counts == []

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Boolean, String, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -53,7 +54,7 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 
 
 def create_engine(settings: Settings, *, application_name: str = "leadflow") -> AsyncEngine:
-    """Build the engine: pre-ping, bounded connect and statement timeouts, SQLite pragmas."""
+    """Build the engine: idle ping, bounded connect and statement timeouts, SQLite pragmas."""
     url = async_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         path = sqlite_file(settings.database_url)
@@ -61,15 +62,14 @@ def create_engine(settings: Settings, *, application_name: str = "leadflow") -> 
             path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
             url,
-            pool_pre_ping=True,
             connect_args={"timeout": settings.db_connect_timeout},
         )
         _install_sqlite_pragmas(engine, busy_timeout_ms=int(settings.db_statement_timeout * 1000))
+        install_idle_ping(engine, idle_seconds=settings.db_ping_idle_seconds)
         return engine
     statement_ms = int(settings.db_statement_timeout * 1000)
-    return create_async_engine(
+    engine = create_async_engine(
         url,
-        pool_pre_ping=True,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_timeout=settings.db_connect_timeout,
@@ -88,6 +88,45 @@ def create_engine(settings: Settings, *, application_name: str = "leadflow") -> 
             },
         },
     )
+    install_idle_ping(engine, idle_seconds=settings.db_ping_idle_seconds)
+    return engine
+
+
+_IDLE_SINCE = "leadflow.idle_since"
+
+
+def install_idle_ping(
+    engine: AsyncEngine, *, idle_seconds: float, clock: Callable[[], float] = time.monotonic
+) -> None:
+    """Ping a pooled connection before use only when it sat idle for more than `idle_seconds`.
+
+    SQLAlchemy's `pool_pre_ping` pings on every checkout, and asyncpg's ping is three round
+    trips (BEGIN, an empty query, ROLLBACK): more than the list query it guards. Like
+    pgbouncer's `server_check_delay`, a connection in steady use is trusted; one that sat idle
+    (where a restart, a failover or a firewall could have cut it unseen) is pinged, and a dead
+    one is replaced before the request uses it. A connection cut while in steady use fails the
+    request that uses it: the pool then discards every connection older than the failure, a
+    read (GET) is retried once on a fresh connection (`api.routing.RetryingRoute`) and a write
+    answers 503 without having stored anything.
+    """
+    pool = engine.sync_engine.pool
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(pool, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_IDLE_SINCE] = clock()
+
+    @event.listens_for(pool, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or clock() - idle_since <= idle_seconds:
+            return  # new, or in steady use
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool discards this connection and checks out another (or connects anew).
+            raise DisconnectionError("pooled connection failed its ping") from exc
 
 
 def escape_like(term: str) -> str:

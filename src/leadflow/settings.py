@@ -70,6 +70,12 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Seconds a single SQL statement may run (PostgreSQL)."
     )
     db_pool_size: int = Field(10, ge=1, description="Connections kept in the pool (PostgreSQL).")
+    db_ping_idle_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="Check a pooled connection with a ping before use when it sat idle longer "
+        "than this (0: before every use).",
+    )
 
     # Gmail sync (issue #3)
     gmail_api_url: str = Field(

@@ -5,7 +5,8 @@ than asked, which tells whether a next page exists without counting. The total i
 - exact and free on the last page (offset + rows on it);
 - otherwise, on PostgreSQL, the query planner's row estimate when that is above
   EXACT_COUNT_LIMIT (10,000): `total_exact` is false and the figure is as good as the table
-  statistics, which `leadflow db optimize` (and autovacuum) keep current;
+  statistics, which `leadflow db optimize` (and autovacuum) keep current; an estimate is kept
+  for 30 seconds per query and parameters (`PlannerEstimates`);
 - otherwise an exact count that stops at EXACT_COUNT_LIMIT + 1 rows: below the limit it is exact;
   at it (a stale estimate, or SQLite, which has none) the total is "more than 10,000" with
   `total_exact` false.
@@ -16,16 +17,20 @@ table's size. Offsets stay supported; deep offsets still cost what skipping thos
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
+from weakref import WeakKeyDictionary
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import ClauseElement, Executable, Select, func, literal_column, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal, _TraverseInternalsType
 
 from leadflow.api.bounds import MAX_OFFSET
 
@@ -94,7 +99,12 @@ async def fetch_page(
 
 
 async def count_total(
-    session: AsyncSession, stmt: Select[*tuple[Any, ...]], *, offset: int, seen: int, more: bool
+    executor: AsyncSession | AsyncConnection,
+    stmt: Select[*tuple[Any, ...]],
+    *,
+    offset: int,
+    seen: int,
+    more: bool,
 ) -> Total:
     """The list's total, at bounded cost (see the module's docstring)."""
     if not more and (seen or not offset):
@@ -102,25 +112,37 @@ async def count_total(
     known = offset + seen + int(more)
     unordered = stmt.order_by(None)
     estimate = 0
-    if session.get_bind().dialect.name == "postgresql":
-        estimate = await planner_rows(session, unordered)
+    engine = _engine_of(executor)
+    if engine.dialect.name == "postgresql":
+        estimate = await estimates_for(engine).rows(executor, unordered)
         if estimate > EXACT_COUNT_LIMIT:
             return Total(max(estimate, known), exact=False, has_more=more)
     bounded: Select[Any] = unordered.with_only_columns(
         literal_column("1"), maintain_column_froms=True
     ).limit(EXACT_COUNT_LIMIT + 1)
     counted = int(
-        (await session.execute(select(func.count()).select_from(bounded.subquery()))).scalar_one()
+        (await executor.execute(select(func.count()).select_from(bounded.subquery()))).scalar_one()
     )
     if counted <= EXACT_COUNT_LIMIT:
         return Total(counted, exact=True, has_more=more)
     return Total(max(estimate, counted, known), exact=False, has_more=more)
 
 
-class _Explain(Executable, ClauseElement):
-    """EXPLAIN (FORMAT JSON) of a statement, with its parameters bound as usual."""
+def _engine_of(executor: AsyncSession | AsyncConnection) -> Engine:
+    if isinstance(executor, AsyncConnection):
+        return executor.sync_engine
+    bind = executor.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
 
-    inherit_cache = False
+
+class _Explain(Executable, ClauseElement):
+    """EXPLAIN (FORMAT JSON) of a statement, with its parameters bound as usual; compiled once
+    per statement shape (SQLAlchemy's statement cache), like the statement itself."""
+
+    _traverse_internals: _TraverseInternalsType = [  # noqa: RUF012 - SQLAlchemy's own form
+        ("stmt", InternalTraversal.dp_clauseelement)
+    ]
+    inherit_cache = True
 
     def __init__(self, stmt: Select[Any]) -> None:
         self.stmt = stmt
@@ -131,11 +153,68 @@ def _compile_explain(element: _Explain, compiler: SQLCompiler, **kw: Any) -> str
     return "EXPLAIN (FORMAT JSON) " + compiler.process(element.stmt, **kw)
 
 
-async def planner_rows(session: AsyncSession, stmt: Select[Any]) -> int:
+async def planner_rows(executor: AsyncSession | AsyncConnection, stmt: Select[Any]) -> int:
     """PostgreSQL's estimate of the rows `stmt` returns (planning only, nothing is read)."""
-    plan = (await session.execute(_Explain(stmt))).scalar_one()
+    plan = (await executor.execute(_Explain(stmt))).scalar_one()
     document = json.loads(plan) if isinstance(plan, str) else plan
     return int(document[0]["Plan"]["Plan Rows"])
+
+
+class PlannerEstimates:
+    """The planner's row estimates for list totals, kept `ttl` seconds per statement and
+    parameters. An estimate comes from the table statistics, which change when the table is
+    analysed (autovacuum, `leadflow db optimize`), not from one request to the next; asking
+    again on every page cost a round trip and a planning. Totals below EXACT_COUNT_LIMIT are
+    still counted on every request: only "about how many" is remembered."""
+
+    def __init__(
+        self, *, ttl: float = 30.0, size: int = 512, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl = ttl
+        self.size = size
+        self.clock = clock
+        self._kept: dict[Hashable, tuple[float, int]] = {}
+
+    async def rows(self, executor: AsyncSession | AsyncConnection, stmt: Select[Any]) -> int:
+        key = _statement_key(stmt)
+        now = self.clock()
+        kept = self._kept.get(key) if key is not None else None
+        if kept is not None and now - kept[0] < self.ttl:
+            return kept[1]
+        estimate = await planner_rows(executor, stmt)
+        if key is not None:
+            if len(self._kept) >= self.size:
+                self._kept.clear()  # a burst of distinct searches; start over
+            self._kept[key] = (now, estimate)
+        return estimate
+
+
+_ESTIMATES: WeakKeyDictionary[Engine, PlannerEstimates] = WeakKeyDictionary()
+
+
+def estimates_for(engine: Engine) -> PlannerEstimates:
+    """The estimates kept for one database (an engine), created on first use."""
+    kept = _ESTIMATES.get(engine)
+    if kept is None:
+        kept = _ESTIMATES[engine] = PlannerEstimates()
+    return kept
+
+
+def _statement_key(stmt: Select[Any]) -> Hashable | None:
+    """The statement's shape (SQLAlchemy's cache key) and its parameter values."""
+    cache_key = stmt._generate_cache_key()  # the key SQLAlchemy caches by
+    if cache_key is None:
+        return None
+    values = tuple(_hashable(bind.effective_value) for bind in cache_key.bindparams)
+    return (cache_key.key, values)
+
+
+def _hashable(value: Any) -> Hashable:
+    if isinstance(value, list | tuple | set | frozenset):
+        return tuple(_hashable(item) for item in value)
+    if isinstance(value, Hashable):
+        return value
+    return repr(value)
 
 
 def next_link(request: Request, page: PageParams, total: Total) -> str | None:

@@ -9,10 +9,11 @@ from fastapi import Query, Request, Response, status
 
 from leadflow.api.bounds import Instant, PathId, QueryId, QueryText
 from leadflow.api.deps import CacheDep, SessionDep
-from leadflow.api.pagination import Page, PageDep, PageParams, build_page, fetch_page
+from leadflow.api.page_json import Parent, page_response
+from leadflow.api.pagination import Page, PageDep, PageParams
 from leadflow.api.routing import make_router
 from leadflow.bookings import service
-from leadflow.bookings.schemas import BookingCreate, BookingOut, BookingUpdate
+from leadflow.bookings.schemas import BOOKING_FIELDS, BookingCreate, BookingOut, BookingUpdate
 from leadflow.cache import views
 from leadflow.customers import service as customer_service
 from leadflow.errors import Unprocessable
@@ -45,7 +46,6 @@ def _check_range(start: datetime | None, end: datetime | None) -> None:
 
 async def _page(
     request: Request,
-    session: SessionDep,
     page: PageParams,
     *,
     start: datetime | None,
@@ -53,7 +53,8 @@ async def _page(
     customer_id: int | None,
     statuses: list[BookingStatus] | None,
     team: str | None,
-) -> Page[BookingOut]:
+    parent: Parent | None = None,
+) -> Response:
     _check_range(start, end)
     stmt = service.list_query(
         ends_after=start,
@@ -62,14 +63,12 @@ async def _page(
         statuses=statuses or (),
         team=team,
     )
-    rows, total = await fetch_page(session, stmt, page)
-    return build_page(BookingOut, request, rows, total, page)
+    return await page_response(request, stmt, BOOKING_FIELDS, page, parent=parent)
 
 
 @router.get("", response_model=Page[BookingOut], responses=views.CACHED_RESPONSE_DOC)
 async def list_bookings(
     request: Request,
-    session: SessionDep,
     cache: CacheDep,
     page: PageDep,
     start: FromQuery = None,
@@ -77,14 +76,13 @@ async def list_bookings(
     customer_id: QueryId = None,
     status: StatusQuery = None,
     team: TeamQuery = None,
-) -> Page[BookingOut] | Response:
+) -> Response:
     """Bookings overlapping [from, to), by start time; the first page without filters is cached."""
     unfiltered = start is None and end is None and customer_id is None
     if page.is_first_default and unfiltered and not status and team is None:
         return await views.serve_view(request, cache, views.first_page("bookings"))
     return await _page(
         request,
-        session,
         page,
         start=start,
         end=end,
@@ -128,23 +126,21 @@ async def cancel_booking(session: SessionDep, booking_id: PathId) -> BookingOut:
 @customer_bookings_router.get("/{customer_id}/bookings", response_model=Page[BookingOut])
 async def list_customer_bookings(
     request: Request,
-    session: SessionDep,
     page: PageDep,
     customer_id: PathId,
     start: FromQuery = None,
     end: ToQuery = None,
     status: StatusQuery = None,
     team: TeamQuery = None,
-) -> Page[BookingOut]:
+) -> Response:
     """One customer's bookings, by start time (404 for an unknown customer)."""
-    await customer_service.get(session, customer_id=customer_id)
     return await _page(
         request,
-        session,
         page,
         start=start,
         end=end,
         customer_id=customer_id,
         statuses=status,
         team=team,
+        parent=customer_service.as_parent(customer_id),
     )

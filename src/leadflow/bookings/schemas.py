@@ -8,8 +8,9 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from leadflow.api.bounds import CLEAN, Id, Instant, Notes, Text100, Text300
+from leadflow.api.page_json import json_fields
 from leadflow.api.patch import NotNull
-from leadflow.models import BookingStatus
+from leadflow.models import Booking, BookingStatus
 
 # Team names compare case-insensitively: trimmed and lower-cased on the way in (`TZ-1` → `tz-1`).
 Team = Annotated[
@@ -78,3 +79,6 @@ class BookingOut(BaseModel):
     notes: str | None
     created_at: datetime
     updated_at: datetime
+
+
+BOOKING_FIELDS = json_fields(BookingOut, Booking)

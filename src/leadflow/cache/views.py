@@ -23,20 +23,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request, Response
-from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from leadflow.api.page_json import JsonFields, page_body, render_page
 from leadflow.api.pagination import (
     DEFAULT_LIMIT,
     Page,
     PageParams,
     Total,
-    fetch_page,
     next_link,
 )
 from leadflow.bookings import service as booking_service
-from leadflow.bookings.schemas import BookingOut
+from leadflow.bookings.schemas import BOOKING_FIELDS
 from leadflow.cache.hybrid import Cache, Fetched
 from leadflow.cache.policy import (
     ALL_DATA_TAGS,
@@ -48,13 +47,13 @@ from leadflow.cache.policy import (
 )
 from leadflow.customers import service as customer_service
 from leadflow.customers.overview import CustomerOverview, customer_overview
-from leadflow.customers.schemas import CustomerOut, CustomerSort
+from leadflow.customers.schemas import CUSTOMER_FIELDS, CustomerSort
 from leadflow.dashboard.schemas import DashboardStats
 from leadflow.dashboard.service import compute_stats
 from leadflow.leads import service as lead_service
-from leadflow.leads.schemas import LeadOut
+from leadflow.leads.schemas import LEAD_FIELDS
 from leadflow.mail import service as thread_service
-from leadflow.mail.schemas import ThreadOut
+from leadflow.mail.schemas import THREAD_FIELDS
 from leadflow.models import utcnow
 from leadflow.settings import Settings
 
@@ -163,20 +162,12 @@ _FIRST_PAGE = PageParams(limit=DEFAULT_LIMIT, offset=0)
 _NEXT_NULL = b'"next":null}'
 
 
-def _page_loader(query: Callable[[], Select[Any]], model: type[BaseModel]) -> Loader:
-    adapter = TypeAdapter(list[model])  # type: ignore[valid-type]
-
+def _page_loader(query: Callable[[], Select[Any]], fields: JsonFields) -> Loader:
     async def load(ctx: ViewContext) -> bytes:
-        async with ctx.sessionmaker() as session:
-            rows, total = await fetch_page(session, query(), _FIRST_PAGE)
-        items = adapter.dump_json([model.model_validate(row) for row in rows])
-        body = b'{"items":%s,"total":%d,"total_exact":%s,"limit":%d,"offset":0,%s' % (
-            items,
-            total.value,
-            b"true" if total.exact else b"false",
-            _FIRST_PAGE.limit,
-            _NEXT_NULL,
-        )
+        engine = ctx.sessionmaker.kw["bind"]
+        rendered = await render_page(engine, query(), fields, _FIRST_PAGE)
+        body = page_body(rendered, _FIRST_PAGE, None)
+        total = rendered.total
         # The total travels in front of the body: `next` is decided when the page is served.
         head = b"%d %d %d" % (total.value, total.exact, total.has_more)
         return b"%s\n%s" % (head, body)
@@ -198,16 +189,16 @@ def _finish_page(value: bytes, request: Request) -> bytes:
     return body[: -len(_NEXT_NULL)] + b'"next":' + json.dumps(link).encode() + b"}"
 
 
-_LISTS: dict[str, tuple[Callable[[], Select[Any]], type[BaseModel], frozenset[str]]] = {
+_LISTS: dict[str, tuple[Callable[[], Select[Any]], JsonFields, frozenset[str]]] = {
     "customers": (
         lambda: customer_service.list_query(search=None, sort=CustomerSort.NAME),
-        CustomerOut,
+        CUSTOMER_FIELDS,
         # A customer's counters (total_leads, total_bookings, last_contact_at) move with these.
         frozenset({Tag.CUSTOMERS, Tag.LEADS, Tag.BOOKINGS, Tag.THREADS}),
     ),
-    "leads": (lambda: lead_service.list_query(), LeadOut, frozenset({Tag.LEADS})),
-    "threads": (lambda: thread_service.list_query(), ThreadOut, frozenset({Tag.THREADS})),
-    "bookings": (lambda: booking_service.list_query(), BookingOut, frozenset({Tag.BOOKINGS})),
+    "leads": (lambda: lead_service.list_query(), LEAD_FIELDS, frozenset({Tag.LEADS})),
+    "threads": (lambda: thread_service.list_query(), THREAD_FIELDS, frozenset({Tag.THREADS})),
+    "bookings": (lambda: booking_service.list_query(), BOOKING_FIELDS, frozenset({Tag.BOOKINGS})),
 }
 LIST_NAMES = tuple(_LISTS)
 
@@ -215,13 +206,13 @@ LIST_NAMES = tuple(_LISTS)
 @functools.cache
 def first_page(name: str) -> CachedView:
     """The first page of list `name` (customers, leads, threads, bookings) with default filters."""
-    query, model, tags = _LISTS[name]
+    query, fields, tags = _LISTS[name]
     return CachedView(
         key=f"list:{name}",
         family=Family.LISTS,
         tags=tags,
-        schema=schema_version(Page[model]),  # type: ignore[valid-type]
-        load=_page_loader(query, model),
+        schema=schema_version(Page[fields.model]),  # type: ignore[name-defined]
+        load=_page_loader(query, fields),
         finish=_finish_page,
     )
 

@@ -8,12 +8,19 @@ from fastapi import Query, Request, Response, status
 
 from leadflow.api.bounds import PathId, QueryText
 from leadflow.api.deps import CacheDep, SessionDep
-from leadflow.api.pagination import Page, PageDep, build_page, fetch_page
+from leadflow.api.page_json import page_response
+from leadflow.api.pagination import Page, PageDep
 from leadflow.api.routing import make_router
 from leadflow.cache import views
 from leadflow.customers import service
 from leadflow.customers.overview import CustomerOverview
-from leadflow.customers.schemas import CustomerCreate, CustomerOut, CustomerSort, CustomerUpdate
+from leadflow.customers.schemas import (
+    CUSTOMER_FIELDS,
+    CustomerCreate,
+    CustomerOut,
+    CustomerSort,
+    CustomerUpdate,
+)
 
 router = make_router(prefix="/customers", tags=["customers"])
 
@@ -21,7 +28,6 @@ router = make_router(prefix="/customers", tags=["customers"])
 @router.get("", response_model=Page[CustomerOut], responses=views.CACHED_RESPONSE_DOC)
 async def list_customers(
     request: Request,
-    session: SessionDep,
     cache: CacheDep,
     page: PageDep,
     q: Annotated[
@@ -38,12 +44,12 @@ async def list_customers(
             "never contacted) come last in either direction."
         ),
     ] = CustomerSort.NAME,
-) -> Page[CustomerOut] | Response:
+) -> Response:
     """Customers; the first page with no search and the default sort is cached."""
     if page.is_first_default and q is None and sort is CustomerSort.NAME:
         return await views.serve_view(request, cache, views.first_page("customers"))
-    rows, total = await fetch_page(session, service.list_query(search=q, sort=sort), page)
-    return build_page(CustomerOut, request, rows, total, page)
+    stmt = service.list_query(search=q, sort=sort)
+    return await page_response(request, stmt, CUSTOMER_FIELDS, page)
 
 
 @router.post("", response_model=CustomerOut, status_code=status.HTTP_201_CREATED)

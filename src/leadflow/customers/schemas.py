@@ -9,8 +9,9 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 from leadflow.api.bounds import CLEAN, MAX_TAGS, Notes, Tag, Text16, Text100, Text200, Text300
+from leadflow.api.page_json import json_fields
 from leadflow.api.patch import NotNull
-from leadflow.models import CustomerStatus
+from leadflow.models import Customer, CustomerStatus
 from leadflow.phones import to_e164
 
 
@@ -84,6 +85,9 @@ class CustomerOut(BaseModel):
     last_contact_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+
+CUSTOMER_FIELDS = json_fields(CustomerOut, Customer)
 
 
 class CustomerSort(StrEnum):

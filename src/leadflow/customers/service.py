@@ -12,12 +12,14 @@ customer gone (422).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from leadflow.api.page_json import Parent
 from leadflow.customers.schemas import CustomerCreate, CustomerSort, CustomerUpdate
 from leadflow.db import contains_folded, escape_like
 from leadflow.errors import Conflict, NotFound, Unprocessable
@@ -62,11 +64,20 @@ def list_query(*, search: str | None, sort: CustomerSort) -> Select[Customer]:
     return stmt.order_by(_SORTS[sort], Customer.id.asc())
 
 
+def _not_found(customer_id: int) -> NotFound:
+    return NotFound(f"customer {customer_id} not found", details={"customer_id": customer_id})
+
+
 async def get(session: AsyncSession, *, customer_id: int) -> Customer:
     customer = await session.get(Customer, customer_id)
     if customer is None:
-        raise NotFound(f"customer {customer_id} not found", details={"customer_id": customer_id})
+        raise _not_found(customer_id)
     return customer
+
+
+def as_parent(customer_id: int) -> Parent:
+    """The customer a sub-list (its threads, leads, bookings) belongs to: 404 when unknown."""
+    return Parent(Customer.id == customer_id, functools.partial(_not_found, customer_id))
 
 
 async def require_customer(

@@ -8,12 +8,13 @@ from fastapi import Query, Request, Response, status
 
 from leadflow.api.bounds import Instant, PathId, QueryText
 from leadflow.api.deps import CacheDep, SessionDep
-from leadflow.api.pagination import Page, PageDep, build_page, fetch_page
+from leadflow.api.page_json import page_response
+from leadflow.api.pagination import Page, PageDep
 from leadflow.api.routing import make_router
 from leadflow.cache import views
 from leadflow.customers import service as customer_service
 from leadflow.leads import service
-from leadflow.leads.schemas import LeadCreate, LeadOut, LeadUpdate
+from leadflow.leads.schemas import LEAD_FIELDS, LeadCreate, LeadOut, LeadUpdate
 from leadflow.models import LeadStatus
 
 router = make_router(prefix="/leads", tags=["leads"])
@@ -23,7 +24,6 @@ customer_leads_router = make_router(prefix="/customers", tags=["customers"])
 @router.get("", response_model=Page[LeadOut], responses=views.CACHED_RESPONSE_DOC)
 async def list_leads(
     request: Request,
-    session: SessionDep,
     cache: CacheDep,
     page: PageDep,
     lead_status: Annotated[
@@ -45,7 +45,7 @@ async def list_leads(
             "to answer them in); false: every other lead."
         ),
     ] = None,
-) -> Page[LeadOut] | Response:
+) -> Response:
     """Leads, newest received first (`awaiting_reply=true`: oldest first); the first page
     without filters is cached."""
     unfiltered = (
@@ -61,8 +61,7 @@ async def list_leads(
         needs_review=needs_review,
         awaiting_reply=awaiting_reply,
     )
-    rows, total = await fetch_page(session, stmt, page)
-    return build_page(LeadOut, request, rows, total, page)
+    return await page_response(request, stmt, LEAD_FIELDS, page)
 
 
 @router.post("", response_model=LeadOut, status_code=status.HTTP_201_CREATED)
@@ -97,9 +96,8 @@ async def update_lead(session: SessionDep, lead_id: PathId, body: LeadUpdate) ->
 
 
 @customer_leads_router.get("/{customer_id}/leads", response_model=Page[LeadOut])
-async def list_customer_leads(
-    request: Request, session: SessionDep, page: PageDep, customer_id: PathId
-) -> Page[LeadOut]:
-    await customer_service.get(session, customer_id=customer_id)
-    rows, total = await fetch_page(session, service.list_query(customer_id=customer_id), page)
-    return build_page(LeadOut, request, rows, total, page)
+async def list_customer_leads(request: Request, page: PageDep, customer_id: PathId) -> Response:
+    """One customer's leads, newest received first (404 for an unknown customer)."""
+    stmt = service.list_query(customer_id=customer_id)
+    parent = customer_service.as_parent(customer_id)
+    return await page_response(request, stmt, LEAD_FIELDS, page, parent=parent)

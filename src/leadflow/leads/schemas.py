@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
+from sqlalchemy import BigInteger, case, cast, extract, func, null
 
 from leadflow.api.bounds import Id, Instant, LongText, Text16, Text50, Text100, Text200, Text300
+from leadflow.api.page_json import json_fields
 from leadflow.api.patch import NotNull
 from leadflow.customers.schemas import Email, Phone
 from leadflow.leads.response_time import response_seconds
-from leadflow.models import LeadStatus
+from leadflow.models import Lead, LeadStatus
 
 
 class _LeadFields(BaseModel):
@@ -112,3 +114,14 @@ class LeadOut(BaseModel):
     @property
     def response_seconds(self) -> int | None:
         return response_seconds(self.received_at, self.first_response_at)
+
+
+# `LeadOut.response_seconds` in SQL, for pages PostgreSQL renders (`api.page_json`): whole
+# seconds, truncated like `response_time.response_seconds`, never negative, null while either
+# time is missing (GREATEST skips nulls, hence the CASE).
+_ELAPSED = extract("epoch", Lead.first_response_at - Lead.received_at)
+_RESPONSE_SECONDS = case(
+    (_ELAPSED.is_(None), null()),
+    else_=cast(func.greatest(0, func.floor(_ELAPSED)), BigInteger),
+)
+LEAD_FIELDS = json_fields(LeadOut, Lead, {"response_seconds": _RESPONSE_SECONDS})

@@ -6,12 +6,19 @@ from fastapi import Request, Response
 
 from leadflow.api.bounds import PathId, QueryId
 from leadflow.api.deps import CacheDep, SessionDep
-from leadflow.api.pagination import Page, PageDep, build_page, fetch_page
+from leadflow.api.page_json import page_response
+from leadflow.api.pagination import Page, PageDep
 from leadflow.api.routing import make_router
 from leadflow.cache import views
 from leadflow.customers import service as customer_service
 from leadflow.mail import service as thread_service
-from leadflow.mail.schemas import MessageOut, ThreadDetail, ThreadLink, ThreadOut
+from leadflow.mail.schemas import (
+    THREAD_FIELDS,
+    MessageOut,
+    ThreadDetail,
+    ThreadLink,
+    ThreadOut,
+)
 
 router = make_router(prefix="/threads", tags=["threads"])
 customer_threads_router = make_router(prefix="/customers", tags=["customers"])
@@ -20,18 +27,16 @@ customer_threads_router = make_router(prefix="/customers", tags=["customers"])
 @router.get("", response_model=Page[ThreadOut], responses=views.CACHED_RESPONSE_DOC)
 async def list_threads(
     request: Request,
-    session: SessionDep,
     cache: CacheDep,
     page: PageDep,
     matched: bool | None = None,
     customer_id: QueryId = None,
-) -> Page[ThreadOut] | Response:
+) -> Response:
     """Threads, latest activity first; the first page without filters is cached."""
     if page.is_first_default and matched is None and customer_id is None:
         return await views.serve_view(request, cache, views.first_page("threads"))
     stmt = thread_service.list_query(matched=matched, customer_id=customer_id)
-    rows, total = await fetch_page(session, stmt, page)
-    return build_page(ThreadOut, request, rows, total, page)
+    return await page_response(request, stmt, THREAD_FIELDS, page)
 
 
 @router.get("/{thread_id}", response_model=ThreadDetail)
@@ -59,11 +64,8 @@ async def unlink_thread(session: SessionDep, thread_id: PathId) -> ThreadOut:
 
 
 @customer_threads_router.get("/{customer_id}/threads", response_model=Page[ThreadOut])
-async def list_customer_threads(
-    request: Request, session: SessionDep, page: PageDep, customer_id: PathId
-) -> Page[ThreadOut]:
-    await customer_service.get(session, customer_id=customer_id)
-    rows, total = await fetch_page(
-        session, thread_service.list_query(customer_id=customer_id), page
-    )
-    return build_page(ThreadOut, request, rows, total, page)
+async def list_customer_threads(request: Request, page: PageDep, customer_id: PathId) -> Response:
+    """One customer's threads, latest activity first (404 for an unknown customer)."""
+    stmt = thread_service.list_query(customer_id=customer_id)
+    parent = customer_service.as_parent(customer_id)
+    return await page_response(request, stmt, THREAD_FIELDS, page, parent=parent)

@@ -8,7 +8,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from leadflow.api.bounds import Id
-from leadflow.models import Direction
+from leadflow.api.page_json import json_fields
+from leadflow.models import Direction, EmailThread
 
 
 class ThreadOut(BaseModel):
@@ -31,6 +32,9 @@ class ThreadOut(BaseModel):
     match_note: str | None
     created_at: datetime
     updated_at: datetime
+
+
+THREAD_FIELDS = json_fields(ThreadOut, EmailThread)
 
 
 class MessageOut(BaseModel):

@@ -8,16 +8,16 @@ import logging
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request, status
+from fastapi import FastAPI, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadflow.api.bounds import QueryText, Text320
-from leadflow.api.deps import SessionDep
-from leadflow.api.pagination import Page, PageDep, fetch_page, next_link
+from leadflow.api.page_json import json_fields, page_response
+from leadflow.api.pagination import Page, PageDep
 from leadflow.api.routing import make_router
 from leadflow.errors import Conflict, ServiceUnavailable, Unprocessable
-from leadflow.models import EmailIngestRun, IngestMode, IngestStatus
+from leadflow.models import EmailIngestRun, IngestMode, IngestStatus, Mailbox
 from leadflow.settings import Settings
 from leadflow.sync.job import GmailClientFactory, start_sync
 from leadflow.sync.lease import LeaseHeld
@@ -66,24 +66,21 @@ def _run_out(run: EmailIngestRun, email: str) -> SyncRunOut:
     return SyncRunOut.model_validate({**data, "mailbox": email})
 
 
+RUN_FIELDS = json_fields(SyncRunOut, EmailIngestRun, {"mailbox": Mailbox.email})
+
+
 @sync_router.get("/runs", response_model=Page[SyncRunOut])
 async def list_runs(
     request: Request,
-    session: SessionDep,
     page: PageDep,
     mailbox: Annotated[
         QueryText | None, Query(max_length=320, description="Only runs of this mailbox (email).")
     ] = None,
-) -> Page[SyncRunOut]:
+) -> Response:
     """Sync runs, newest first."""
-    rows, total = await fetch_page(session, runs_query(mailbox=mailbox), page, scalars=False)
-    return Page[SyncRunOut](
-        items=[_run_out(run, email) for run, email in rows],
-        total=total.value,
-        total_exact=total.exact,
-        limit=page.limit,
-        offset=page.offset,
-        next=next_link(request, page, total),
+    stmt = runs_query(mailbox=mailbox)
+    return await page_response(
+        request, stmt, RUN_FIELDS, page, scalars=False, to_model=lambda row: _run_out(*row)
     )
 
 
