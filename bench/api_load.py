@@ -140,8 +140,15 @@ def main() -> None:
     parser.add_argument("--name", default="ref")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--only", nargs="*", default=[], help="Labels containing any of these (trivial always)."
+    )
     args = parser.parse_args()
-    paths = asyncio.run(targets(args.name))
+    paths = {
+        label: path
+        for label, path in asyncio.run(targets(args.name)).items()
+        if path == TRIVIAL or not args.only or any(part in label for part in args.only)
+    }
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     token = bench_settings(args.name).api_token

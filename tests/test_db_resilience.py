@@ -10,10 +10,13 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from leadflow.api.app import create_app
+from leadflow.db import async_url, install_idle_ping
 from leadflow.settings import Settings
 from tests.conftest import API_TOKEN
 from tests.tcp_proxy import TcpProxy
@@ -160,3 +163,53 @@ async def test_a_write_whose_connection_drops_at_commit_answers_503_and_stores_n
     assert response.json()["error"]["code"] == "service_unavailable"
     listing = await _get(proxied_client, "/api/customers")
     assert listing.json()["total"] == 0
+
+
+async def test_a_connection_idle_past_the_threshold_is_pinged_and_replaced_before_use(
+    proxy: TcpProxy, database_url: str
+) -> None:
+    """A connection in steady use is trusted (no ping round trips); one that sat idle longer
+    than the threshold is pinged first, and a dead one is replaced before the query runs."""
+    now = [0.0]
+    url = make_url(database_url).set(host="127.0.0.1", port=proxy.port)
+    engine = create_async_engine(async_url(url.render_as_string(hide_password=False)))
+    install_idle_ping(engine, idle_seconds=10, clock=lambda: now[0])
+    try:
+        async with engine.connect() as conn:  # opened at t=0, back in the pool at t=0
+            await conn.execute(text("SELECT 1"))
+        proxy.drop_connections()
+        now[0] = 5.0  # in steady use: not pinged, so the dead connection fails the query
+        with pytest.raises(DBAPIError) as failed:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        assert failed.value.connection_invalidated
+        async with engine.connect() as conn:  # a fresh connection, back in the pool at t=5
+            await conn.execute(text("SELECT 1"))
+        proxy.drop_connections()
+        now[0] = 15.1  # idle for 10.1 s: pinged, found dead, replaced
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT 2"))).scalar_one() == 2
+    finally:
+        await engine.dispose()
+
+
+async def test_a_request_that_finds_no_free_connection_in_time_answers_503(
+    database_url: str, settings: Settings, engine: object
+) -> None:
+    busy = settings.model_copy(update={"db_pool_size": 1, "db_connect_timeout": 0.3})
+    app = create_app(busy)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://leadflow.test",
+            headers={"Authorization": f"Bearer {API_TOKEN}"},
+        ) as client,
+    ):
+        async with app.state.engine.connect() as held:  # the pool's only connection
+            await held.execute(text("SELECT 1"))
+            response = await _get(client, "/api/customers?sort=-name")
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "1"
+        assert response.json()["error"]["code"] == "service_unavailable"
+        assert (await _get(client, "/api/customers?sort=-name")).status_code == 200

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadflow.api.data_errors import data_error_details, is_data_error
@@ -171,6 +172,16 @@ def unexpected_error_response(exc: BaseException) -> JSONResponse:
         message, details = data_error_details(exc)
         log.warning("database refused a value: %s (%s)", message, type(exc).__name__)
         return error_response(422, "validation_error", message, details)
+    if isinstance(exc, PoolTimeout):
+        # Every pooled connection stayed busy for LEADFLOW_DB_CONNECT_TIMEOUT seconds.
+        log.warning("database connection pool exhausted")
+        return error_response(
+            503,
+            "service_unavailable",
+            "the database is busy: no connection came free in time; try again shortly",
+            None,
+            {"Retry-After": "1"},
+        )
     if is_connection_error(exc):
         log.warning("database unavailable: %s", type(exc).__name__)
         return error_response(

@@ -69,7 +69,12 @@ class Settings(BaseSettings):
     db_statement_timeout: float = Field(
         30.0, gt=0, description="Seconds a single SQL statement may run (PostgreSQL)."
     )
-    db_pool_size: int = Field(10, ge=1, description="Connections kept in the pool (PostgreSQL).")
+    db_pool_size: int = Field(
+        10,
+        ge=1,
+        description="Connections in the pool (PostgreSQL); a request waits for a free one up "
+        "to the connect timeout, then answers 503.",
+    )
     db_ping_idle_seconds: float = Field(
         10.0,
         ge=0,

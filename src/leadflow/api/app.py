@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
         from leadflow.sync.scheduler import gmail_configured, run_sync_loop
 
         # No connection is opened here: the app starts while the database is down and the pool
-        # (pre-ping) reconnects by itself once it is back.
+        # (idle ping, retried reads) reconnects by itself once it is back.
         engine = create_engine(settings, application_name="leadflow-api")
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)

@@ -55,7 +55,7 @@ async def abandon_request_session(request: Request) -> None:
         await session.rollback()
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -30,7 +30,6 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.visitors import InternalTraversal, _TraverseInternalsType
 
 from leadflow.api.bounds import MAX_OFFSET
 
@@ -49,7 +48,7 @@ class PageParams(BaseModel):
         return self.offset == 0 and self.limit == DEFAULT_LIMIT
 
 
-def page_params(
+async def page_params(
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description="Items per page (max 200).")
     ] = DEFAULT_LIMIT,
@@ -136,13 +135,11 @@ def _engine_of(executor: AsyncSession | AsyncConnection) -> Engine:
 
 
 class _Explain(Executable, ClauseElement):
-    """EXPLAIN (FORMAT JSON) of a statement, with its parameters bound as usual; compiled once
-    per statement shape (SQLAlchemy's statement cache), like the statement itself."""
+    """EXPLAIN (FORMAT JSON) of a statement, with its parameters bound as usual. Compiled anew
+    each time (SQLAlchemy cannot map a cached EXPLAIN's result columns); `PlannerEstimates`
+    makes that rare."""
 
-    _traverse_internals: _TraverseInternalsType = [  # noqa: RUF012 - SQLAlchemy's own form
-        ("stmt", InternalTraversal.dp_clauseelement)
-    ]
-    inherit_cache = True
+    inherit_cache = False
 
     def __init__(self, stmt: Select[Any]) -> None:
         self.stmt = stmt

@@ -1,0 +1,280 @@
+"""List pages rendered by PostgreSQL (`api.page_json`) say exactly what the response models say.
+
+The PostgreSQL renderer writes each field's JSON in SQL; the ORM renderer (SQLite's, and the
+reference here) validates rows with the pydantic model. On generated rows — any text, times with
+and without microseconds, whole and fractional floats, JSON columns, nulls — both must give the
+same items in the same order with the same keys, and the same total.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from leadflow.api.page_json import (
+    JsonFields,
+    _render_orm,
+    _render_postgresql,
+)
+from leadflow.api.pagination import PageParams, PlannerEstimates, estimates_for
+from leadflow.bookings import service as booking_service
+from leadflow.bookings.schemas import BOOKING_FIELDS
+from leadflow.customers import service as customer_service
+from leadflow.customers.schemas import CUSTOMER_FIELDS, CustomerSort
+from leadflow.db import transaction
+from leadflow.leads import service as lead_service
+from leadflow.leads.schemas import LEAD_FIELDS
+from leadflow.mail import service as thread_service
+from leadflow.mail.schemas import THREAD_FIELDS
+from leadflow.models import (
+    Booking,
+    BookingStatus,
+    Customer,
+    CustomerStatus,
+    EmailIngestRun,
+    EmailThread,
+    IngestMode,
+    IngestStatus,
+    Lead,
+    LeadStatus,
+    Mailbox,
+    MailProvider,
+)
+from leadflow.sync.router import RUN_FIELDS, _run_out
+from leadflow.sync.runs import runs_query
+from tests.query_plans import capture
+from tests.test_sync_equivalence import reset
+
+# Text PostgreSQL can store (no NUL) and JSON must escape: quotes, backslashes, controls, ø, 😀.
+texts = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    max_size=30,
+)
+maybe_text = st.none() | texts
+# Whole seconds (written without a fraction) and any microsecond.
+_any_instant = st.datetimes(
+    min_value=datetime(1971, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(UTC)
+)
+instants = _any_instant | _any_instant.map(lambda moment: moment.replace(microsecond=0))
+maybe_instant = st.none() | instants
+floats = (
+    st.none() | st.floats(allow_nan=False, allow_infinity=False) | st.integers(-9, 9).map(float)
+)
+words = st.lists(texts, max_size=4)
+small = st.integers(0, 2_000_000_000)
+
+
+@st.composite
+def customers(draw: st.DrawFn, index: int) -> Customer:
+    return Customer(
+        name=draw(maybe_text),
+        email=draw(st.none() | st.just(f"c{index}@example.dk")),
+        phone=draw(st.none() | st.just(f"+45{20000000 + index}")),
+        address=draw(maybe_text),
+        city=draw(maybe_text),
+        notes=draw(maybe_text),
+        status=draw(st.sampled_from(list(CustomerStatus))),
+        tags=draw(words),
+        total_leads=draw(small),
+        last_contact_at=draw(maybe_instant),
+        created_at=draw(instants),
+        updated_at=draw(instants),
+    )
+
+
+@st.composite
+def leads(draw: st.DrawFn, index: int, customer_ids: list[int]) -> Lead:
+    received = draw(maybe_instant)
+    # Answered before arrival too (a clock skew): never a negative number of seconds.
+    delay = draw(st.none() | st.integers(-100_000, 10**8))
+    first_response = None
+    if delay is not None and received is not None:
+        micros = draw(st.integers(0, 999_999))
+        first_response = received + timedelta(seconds=delay, microseconds=micros)
+    return Lead(
+        customer_id=draw(st.none() | st.sampled_from(customer_ids)),
+        source=draw(st.sampled_from(["website", "leadpoint", "rengoring.nu"])),
+        name=draw(maybe_text),
+        email=draw(st.none() | st.just(f"l{index}@example.dk")),
+        square_meters=draw(floats),
+        rooms=draw(st.none() | st.integers(0, 50)),
+        preferred_date=draw(
+            st.none() | st.dates(min_value=date(1971, 1, 1), max_value=date(2099, 1, 1))
+        ),
+        message=draw(maybe_text),
+        details=draw(st.dictionaries(texts, texts, max_size=3)),
+        edited_fields=draw(words),
+        status=draw(st.sampled_from(list(LeadStatus))),
+        needs_review=draw(st.booleans()),
+        received_at=received,
+        first_response_at=first_response,
+        created_at=draw(instants),
+        updated_at=draw(instants),
+    )
+
+
+@st.composite
+def threads(draw: st.DrawFn, index: int, mailbox_id: int, customer_ids: list[int]) -> EmailThread:
+    return EmailThread(
+        mailbox_id=mailbox_id,
+        gmail_thread_id=f"t{index}",
+        customer_id=draw(st.none() | st.sampled_from(customer_ids)),
+        subject=draw(maybe_text),
+        snippet=draw(maybe_text),
+        participants=draw(words),
+        labels=draw(words),
+        message_count=draw(small),
+        last_message_at=draw(maybe_instant),
+        is_matched=draw(st.booleans()),
+        matched_at=draw(maybe_instant),
+        confidence=draw(floats),
+        match_note=draw(maybe_text),
+        created_at=draw(instants),
+        updated_at=draw(instants),
+    )
+
+
+@st.composite
+def bookings(draw: st.DrawFn, customer_ids: list[int]) -> Booking:
+    start = draw(instants)
+    return Booking(
+        customer_id=draw(st.sampled_from(customer_ids)),
+        service_type=draw(maybe_text),
+        team=draw(st.sampled_from(["a", "b", "Øst"])),
+        start_time=start,
+        end_time=start + timedelta(minutes=draw(st.integers(1, 600))),
+        status=draw(st.sampled_from(list(BookingStatus))),
+        notes=draw(maybe_text),
+        created_at=draw(instants),
+        updated_at=draw(instants),
+    )
+
+
+@st.composite
+def runs(draw: st.DrawFn, mailbox_id: int) -> EmailIngestRun:
+    return EmailIngestRun(
+        mailbox_id=mailbox_id,
+        mode=draw(st.sampled_from(list(IngestMode))),
+        status=draw(st.sampled_from(list(IngestStatus))),
+        started_at=draw(instants),
+        finished_at=draw(maybe_instant),
+        errors=draw(small),
+        error_log=draw(
+            st.lists(st.dictionaries(texts, texts | st.integers(), max_size=2), max_size=2)
+        ),
+    )
+
+
+def _lists() -> list[tuple[str, Select[Any], JsonFields, dict[str, Any]]]:
+    return [
+        (
+            "customers",
+            customer_service.list_query(search=None, sort=CustomerSort.NAME),
+            CUSTOMER_FIELDS,
+            {},
+        ),
+        (
+            "customers by contact",
+            customer_service.list_query(search=None, sort=CustomerSort.LAST_CONTACT_DESC),
+            CUSTOMER_FIELDS,
+            {},
+        ),
+        ("leads", lead_service.list_query(), LEAD_FIELDS, {}),
+        ("threads", thread_service.list_query(), THREAD_FIELDS, {}),
+        ("bookings", booking_service.list_query(), BOOKING_FIELDS, {}),
+        (
+            "runs",
+            runs_query(),
+            RUN_FIELDS,
+            {"scalars": False, "to_model": lambda row: _run_out(*row)},
+        ),
+    ]
+
+
+@pytest.mark.postgres_only
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data(), sizes=st.tuples(*(st.integers(1, 6) for _ in range(5))))
+async def test_postgresql_renders_every_list_as_the_response_model_does(
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    data: st.DataObject,
+    sizes: tuple[int, int, int, int, int],
+) -> None:
+    await reset(engine)
+    n_customers, n_leads, n_threads, n_bookings, n_runs = sizes
+    async with transaction(sessionmaker) as session:
+        box = Mailbox(email="info@rendetalje.dk", provider=MailProvider.GMAIL)
+        session.add(box)
+        for i in range(n_customers):
+            session.add(data.draw(customers(i)))
+        await session.flush()
+        ids = [c.id for c in (await session.execute(Customer.__table__.select())).all()]
+        for i in range(n_leads):
+            session.add(data.draw(leads(i, ids)))
+        for i in range(n_threads):
+            session.add(data.draw(threads(i, box.id, ids)))
+        for _ in range(n_bookings):
+            session.add(data.draw(bookings(ids)))
+        for _ in range(n_runs):
+            session.add(data.draw(runs(box.id)))
+    limit = data.draw(st.integers(1, 7))
+    offset = data.draw(st.integers(0, 3))
+    page = PageParams(limit=limit, offset=offset)
+    for name, stmt, fields, orm in _lists():
+        fast = await _render_postgresql(engine, stmt, fields, page, None)
+        reference = await _render_orm(
+            engine, stmt, fields, page, None, orm.get("scalars", True), orm.get("to_model")
+        )
+        assert fast.total == reference.total, name
+        ours, theirs = json.loads(fast.items), json.loads(reference.items)
+        assert ours == theirs, name
+        assert [list(item) for item in ours] == [list(item) for item in theirs], name
+        # Same types too: a float stays a float (85.0), an integer an integer.
+        assert _types(ours) == _types(theirs), name
+
+
+def _types(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _types(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_types(item) for item in value]
+    return type(value).__name__
+
+
+async def test_a_sub_list_of_an_unknown_customer_is_a_404(client: httpx.AsyncClient) -> None:
+    for sub in ("threads", "leads", "bookings"):
+        response = await client.get(f"/api/customers/999999/{sub}")
+        assert response.status_code == 404, sub
+        assert response.json()["error"]["details"] == {"customer_id": 999999}
+
+
+@pytest.mark.postgres_only
+async def test_an_estimate_is_asked_again_only_after_it_expires(engine: AsyncEngine) -> None:
+    now = [0.0]
+    estimates = PlannerEstimates(ttl=30.0, clock=lambda: now[0])
+    async with engine.connect() as conn:
+        with capture(engine) as captured:
+            for moment in (0.0, 29.9, 30.0, 45.0):
+                now[0] = moment
+                # A new statement object each time, as every request builds its own.
+                await estimates.rows(conn, lead_service.list_query(statuses=[LeadStatus.NEW]))
+            await estimates.rows(conn, lead_service.list_query(statuses=[LeadStatus.WON]))
+        explains = [sql for sql, _ in captured.statements if sql.startswith("EXPLAIN")]
+    # Asked at 0, kept until 30, asked again, kept at 45; another status is another query.
+    assert len(explains) == 3
+
+
+async def test_estimates_belong_to_one_database(engine: AsyncEngine) -> None:
+    assert estimates_for(engine.sync_engine) is estimates_for(engine.sync_engine)
