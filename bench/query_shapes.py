@@ -9,7 +9,8 @@ parameters drawn from the data (customers with the most threads, random threads,
 dates). Then, in the same run, every secondary index of customers, leads, email_threads,
 email_messages and bookings is dropped (primary keys and unique constraints stay), the shapes
 are timed again (`--runs-unindexed` times) and the indexes are built again. Prints p50/p95 per
-shape in both states, their ratio, and the plan's scan nodes with the indexes present.
+shape in both states, their ratio, the time inside PostgreSQL (planning + execution) beside
+the bare round trip of `SELECT 1`, and the plan's scan nodes with the indexes present.
 """
 
 from __future__ import annotations
@@ -127,6 +128,43 @@ async def time_shapes(
     return result
 
 
+async def server_times(
+    conn: AsyncConnection, params: dict[str, list[Any]], runs: int, seed: int
+) -> dict[str, dict[str, float]]:
+    """Each shape's time inside PostgreSQL (planning + execution, from EXPLAIN ANALYZE with
+    TIMING OFF), and the bare round trip of `SELECT 1`: what the client-side figures add on
+    top of the query is the round trip (network, process wake-ups on this VM)."""
+    result: dict[str, dict[str, float]] = {}
+    trips = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        (await conn.execute(text("SELECT 1"))).all()
+        trips.append((time.perf_counter() - started) * 1000)
+    result["round trip (SELECT 1)"] = _percentiles(trips, runs)
+    for name, shape in shapes().items():
+        rng = random.Random(f"{seed}:{name}")
+        samples = []
+        for _ in range(runs):
+            compiled = shape(rng, params).compile(
+                dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
+            )
+            explain = text(f"EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) {compiled}")
+            document = (await conn.execute(explain)).scalar_one()
+            plan = (json.loads(document) if isinstance(document, str) else document)[0]
+            samples.append(plan["Planning Time"] + plan["Execution Time"])
+        result[name] = _percentiles(samples, runs)
+    return result
+
+
+def _percentiles(samples: list[float], runs: int) -> dict[str, float]:
+    samples = sorted(samples)
+    return {
+        "p50_ms": round(statistics.median(samples), 3),
+        "p95_ms": round(samples[int(0.95 * (len(samples) - 1))], 3),
+        "runs": runs,
+    }
+
+
 async def plans(conn: AsyncConnection, params: dict[str, list[Any]]) -> dict[str, list[str]]:
     """The scan nodes of each shape's plan (one draw of its parameters)."""
     found: dict[str, list[str]] = {}
@@ -164,6 +202,7 @@ async def main_async(name: str, runs: int, runs_unindexed: int) -> dict[str, Any
             params = await parameters(conn)
             load = [os.getloadavg()[0]]
             indexed = await time_shapes(conn, params, runs, seed=1)
+            in_server = await server_times(conn, params, runs, seed=1)
             shape_plans = await plans(conn, params)
             await conn.commit()
             for index in dropped:
@@ -185,9 +224,11 @@ async def main_async(name: str, runs: int, runs_unindexed: int) -> dict[str, Any
         "database": f"leadflow_bench_{name}",
         "dropped_indexes": [index.name for index in dropped],
         "load_1min": [round(x, 2) for x in load],
+        "round_trip_select_1": in_server["round trip (SELECT 1)"],
         "shapes": {
             shape: {
                 "indexed": indexed[shape],
+                "indexed_in_server": in_server[shape],
                 "unindexed": unindexed[shape],
                 "ratio_p50": round(unindexed[shape]["p50_ms"] / indexed[shape]["p50_ms"], 1),
                 "ratio_p95": round(unindexed[shape]["p95_ms"] / indexed[shape]["p95_ms"], 1),

@@ -143,12 +143,13 @@ def threads(draw: st.DrawFn, index: int, mailbox_id: int, customer_ids: list[int
 
 
 @st.composite
-def bookings(draw: st.DrawFn, customer_ids: list[int]) -> Booking:
+def bookings(draw: st.DrawFn, index: int, customer_ids: list[int]) -> Booking:
     start = draw(instants)
     return Booking(
         customer_id=draw(st.sampled_from(customer_ids)),
         service_type=draw(maybe_text),
-        team=draw(st.sampled_from(["a", "b", "Øst"])),
+        # One team per booking: a team's active bookings may not overlap (exclusion constraint).
+        team=draw(st.sampled_from(["a", "Øst"])) + f" {index}",
         start_time=start,
         end_time=start + timedelta(minutes=draw(st.integers(1, 600))),
         status=draw(st.sampled_from(list(BookingStatus))),
@@ -225,8 +226,8 @@ async def test_postgresql_renders_every_list_as_the_response_model_does(
             session.add(data.draw(leads(i, ids)))
         for i in range(n_threads):
             session.add(data.draw(threads(i, box.id, ids)))
-        for _ in range(n_bookings):
-            session.add(data.draw(bookings(ids)))
+        for i in range(n_bookings):
+            session.add(data.draw(bookings(i, ids)))
         for _ in range(n_runs):
             session.add(data.draw(runs(box.id)))
     limit = data.draw(st.integers(1, 7))

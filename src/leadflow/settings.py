@@ -79,7 +79,8 @@ class Settings(BaseSettings):
         10.0,
         ge=0,
         description="Check a pooled connection with a ping before use when it sat idle longer "
-        "than this (0: before every use).",
+        "than this (0: before every use); a connection in steady use is not pinged, and a read "
+        "whose connection turns out dead is retried once.",
     )
 
     # Gmail sync (issue #3)

@@ -19,6 +19,7 @@ spacing may differ from pydantic's, the values do not).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -108,6 +109,11 @@ class JsonFields:
     model: type[BaseModel]
     columns: tuple[tuple[str, ColumnElement[Any]], ...]
 
+    @functools.cached_property
+    def labelled(self) -> tuple[ColumnElement[Any], ...]:
+        """The expressions labelled with their field names (built once, not per request)."""
+        return tuple(expression.label(name) for name, expression in self.columns)
+
 
 def json_fields(
     model: type[BaseModel],
@@ -168,10 +174,7 @@ async def _render_postgresql(
     page: PageParams,
     parent: Parent | None,
 ) -> RenderedPage:
-    rows = stmt.with_only_columns(
-        *(expression.label(name) for name, expression in fields.columns),
-        maintain_column_froms=True,
-    )
+    rows = stmt.with_only_columns(*fields.labelled, maintain_column_froms=True)
     window = rows.limit(page.limit + 1).offset(page.offset).subquery("page")
     as_json = cast(func.row_to_json(window.table_valued()), Text)
     columns: list[ColumnElement[Any]] = [
