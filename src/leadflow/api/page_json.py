@@ -5,7 +5,9 @@ than asked, which tells whether another page follows) with every field already i
 JSON form, and returns them joined into one text; Python adds only the envelope. No ORM
 objects, no per-row validation, and the connection runs in autocommit: no BEGIN/COMMIT round
 trips around a single read. The rows are joined in the order the page's subquery returns them
-(its ORDER BY and LIMIT), the way PostgREST builds its bodies.
+(its ORDER BY and LIMIT), the way PostgREST builds its bodies: PostgreSQL's documentation says
+an aggregate over a sorted subquery "will usually work" in that order, and with nothing but the
+aggregate above the subquery it does; `tests/test_page_json.py` checks the order on every list.
 
 On SQLite (the embedded demo) the ORM rows are validated and serialised by the response model.
 Both give the body `Page[Model]` declares; `tests/test_page_json.py` compares the two on
