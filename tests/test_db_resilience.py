@@ -46,13 +46,17 @@ async def proxied_app(
         yield app
 
 
-@pytest.fixture
-async def proxied_client(proxied_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=proxied_app),
+def _client_of(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
         base_url="http://leadflow.test",
         headers={"Authorization": f"Bearer {API_TOKEN}"},
-    ) as client:
+    )
+
+
+@pytest.fixture
+async def proxied_client(proxied_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client_of(proxied_app) as client:
         yield client
 
 
@@ -80,14 +84,7 @@ async def test_it_starts_while_the_database_is_down(
     await proxy.stop()
     url = make_url(database_url).set(host="127.0.0.1", port=proxy.port)
     app = create_app(settings.model_copy(update={"database_url": url.render_as_string(False)}))
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://leadflow.test",
-            headers={"Authorization": f"Bearer {API_TOKEN}"},
-        ) as client,
-    ):
+    async with LifespanManager(app), _client_of(app) as client:
         assert (await _get(client, "/api/customers")).status_code == 503
         await proxy.start()
         assert (await _get(client, "/api/customers")).status_code == 200
@@ -198,14 +195,7 @@ async def test_a_request_that_finds_no_free_connection_in_time_answers_503(
 ) -> None:
     busy = settings.model_copy(update={"db_pool_size": 1, "db_connect_timeout": 0.3})
     app = create_app(busy)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://leadflow.test",
-            headers={"Authorization": f"Bearer {API_TOKEN}"},
-        ) as client,
-    ):
+    async with LifespanManager(app), _client_of(app) as client:
         async with app.state.engine.connect() as held:  # the pool's only connection
             await held.execute(text("SELECT 1"))
             response = await _get(client, "/api/customers?sort=-name")
