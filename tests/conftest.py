@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from leadflow.api.app import create_app
 from leadflow.db import create_engine, create_sessionmaker
 from leadflow.migrations import run_upgrade
-from leadflow.models import Base
 from leadflow.settings import Settings
+from tests.db_reset import reset
 from tests.redis_server import RedisServer
 from tests.services import admin_postgres_url, postgres_available, redis_available, require_service
 
@@ -114,14 +114,7 @@ async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     yield
     if "engine" not in request.fixturenames:
         return
-    engine: AsyncEngine = request.getfixturevalue("engine")
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    async with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                await conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
+    await reset(request.getfixturevalue("engine"))
 
 
 @pytest.fixture

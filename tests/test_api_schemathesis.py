@@ -23,13 +23,12 @@ from schemathesis import CheckContext, Response
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import response_schema_conformance
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from leadflow.api.app import create_app
-from leadflow.models import Base
 from leadflow.settings import Settings
 from tests.conftest import API_TOKEN
+from tests.db_reset import reset
 from tests.factories_bookings import make_booking
 from tests.factories_mail import make_customer, make_lead, make_mailbox, make_message, make_thread
 
@@ -110,14 +109,7 @@ async def _seed(session: AsyncSession) -> None:
 async def _reset(app: FastAPI) -> None:
     """Empty every table (as the suite's fixture does between tests) and the app's cache, and
     seed them again: every stateful scenario starts from the same data."""
-    engine: AsyncEngine = app.state.engine
-    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
-    async with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                await conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
+    await reset(app.state.engine)
     await app.state.cache.invalidate_prefix("")
     async with app.state.sessionmaker() as session, session.begin():
         await _seed(session)

@@ -34,7 +34,7 @@ from leadflow.maintenance.sample_mailbox import build_sample_mailbox
 from leadflow.models import Direction, EmailMessage, EmailThread, Lead, Mailbox, MailProvider
 from leadflow.settings import Settings
 from leadflow.sync.store import delete_messages, store_messages
-from tests.test_sync_equivalence import reset
+from tests.db_reset import reset
 from tests.test_sync_store import parsed
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

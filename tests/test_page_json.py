@@ -50,8 +50,8 @@ from leadflow.models import (
 )
 from leadflow.sync.router import RUN_FIELDS, _run_out
 from leadflow.sync.runs import runs_query
+from tests.db_reset import reset
 from tests.query_plans import capture
-from tests.test_sync_equivalence import reset
 
 # Text PostgreSQL can store (no NUL) and JSON must escape: quotes, backslashes, controls, ø, 😀.
 texts = st.text(

@@ -16,13 +16,14 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from leadflow.db import transaction
-from leadflow.models import Base, Customer, EmailMessage, EmailThread, Lead, Mailbox
+from leadflow.models import Customer, EmailMessage, EmailThread, Lead, Mailbox
 from leadflow.settings import Settings
 from leadflow.sync.pipeline import default_processors
+from tests.db_reset import reset
 from tests.fakes.gmail_admin import AdminMailbox
 from tests.fakes.gmail_wire import make_raw_email
 from tests.sync_helpers import GMAIL_USER, Harness, at, fake_client_factory, sync_settings
@@ -100,16 +101,6 @@ class Scenario:
             self.fake.relabel(message_id, add=op[2], remove=op[3])
         else:
             getattr(self.fake, kind)(message_id)
-
-
-async def reset(engine: AsyncEngine) -> None:
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    async with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                await conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
 
 
 async def seed_customers(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
