@@ -99,6 +99,9 @@ def test_a_write_in_one_process_stops_the_other_serving_the_old_value(
         created = http.post(f"{a}/api/customers", json={"name": "Anna"})
         assert created.status_code == 201, created.text
         customer = created.json()["id"]
+        # A invalidates before it answers and again once the request is done (InvalidateOnWrite):
+        # a copy B caches before the second one arrives is dropped by it. Start once B heard both.
+        _wait_heard(http, b, 2)
         urls = ["/api/customers", "/api/dashboard/stats", f"/api/customers/{customer}/overview"]
         for url in urls:
             http.get(f"{b}{url}")
@@ -118,3 +121,15 @@ def test_a_write_in_one_process_stops_the_other_serving_the_old_value(
         b_stats = http.get(f"{b}/api/cache/stats").json()
         assert b_stats["invalidations"]["remote"] >= 2
         assert b_stats["invalidations"]["local"] == 0  # B wrote nothing: it only listened
+
+
+def _wait_heard(http: httpx.Client, base: str, remote: int) -> None:
+    """Return once the process at `base` has received `remote` invalidations from others."""
+    deadline = time.monotonic() + 30
+    heard = 0
+    while time.monotonic() < deadline:
+        heard = http.get(f"{base}/api/cache/stats").json()["invalidations"]["remote"]
+        if heard >= remote:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"heard {heard} of {remote} invalidations")

