@@ -21,8 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from leadflow.api.page_json import (
     JsonFields,
+    Parent,
+    RenderedPage,
     _render_orm,
     _render_postgresql,
+    statements_for,
 )
 from leadflow.api.pagination import PageParams, PlannerEstimates, estimates_for
 from leadflow.bookings import service as booking_service
@@ -30,6 +33,7 @@ from leadflow.bookings.schemas import BOOKING_FIELDS
 from leadflow.customers import service as customer_service
 from leadflow.customers.schemas import CUSTOMER_FIELDS, CustomerSort
 from leadflow.db import transaction
+from leadflow.errors import NotFound
 from leadflow.leads import service as lead_service
 from leadflow.leads.schemas import LEAD_FIELDS
 from leadflow.mail import service as thread_service
@@ -200,6 +204,77 @@ def _lists() -> list[tuple[str, Select[Any], JsonFields, dict[str, Any]]]:
     ]
 
 
+def _maybe(draw: st.DrawFn, strategy: st.SearchStrategy[Any]) -> Any:
+    return draw(st.none() | strategy)
+
+
+@st.composite
+def filtered_lists(
+    draw: st.DrawFn, customer_ids: list[int]
+) -> tuple[str, Select[Any], JsonFields, Parent | None]:
+    """A list with filters drawn as a client could send them, and a parent for sub-lists (an
+    existing customer or not): many values for one compiled shape, IN lists of any length."""
+    someone = st.sampled_from([*customer_ids, 999_999])
+    kind = draw(st.sampled_from(["customers", "leads", "threads", "bookings", "sub-list"]))
+    if kind == "customers":
+        search = _maybe(draw, st.sampled_from(["", "a", "Ø", "c1", "%", "+4520000001"]) | texts)
+        sort = draw(st.sampled_from(list(CustomerSort)))
+        return kind, customer_service.list_query(search=search, sort=sort), CUSTOMER_FIELDS, None
+    if kind == "leads":
+        stmt = lead_service.list_query(
+            statuses=draw(st.lists(st.sampled_from(list(LeadStatus)), unique=True, max_size=3)),
+            source=_maybe(draw, st.sampled_from(["website", "leadpoint"])),
+            received_from=_maybe(draw, instants),
+            needs_review=_maybe(draw, st.booleans()),
+            customer_id=_maybe(draw, someone),
+            awaiting_reply=_maybe(draw, st.booleans()),
+        )
+        return kind, stmt, LEAD_FIELDS, None
+    if kind == "threads":
+        stmt = thread_service.list_query(
+            matched=_maybe(draw, st.booleans()), customer_id=_maybe(draw, someone)
+        )
+        return kind, stmt, THREAD_FIELDS, None
+    if kind == "bookings":
+        stmt = booking_service.list_query(
+            starts_before=_maybe(draw, instants),
+            ends_after=_maybe(draw, instants),
+            customer_id=_maybe(draw, someone),
+            statuses=draw(st.lists(st.sampled_from(list(BookingStatus)), unique=True, max_size=3)),
+            team=_maybe(draw, st.sampled_from(["a 0", "øst 1", "nobody"])),
+        )
+        return kind, stmt, BOOKING_FIELDS, None
+    customer = draw(someone)
+    parent = customer_service.as_parent(customer)
+    which = draw(st.sampled_from(["threads", "leads", "bookings"]))
+    if which == "threads":
+        return kind, thread_service.list_query(customer_id=customer), THREAD_FIELDS, parent
+    if which == "leads":
+        return kind, lead_service.list_query(customer_id=customer), LEAD_FIELDS, parent
+    return kind, booking_service.list_query(customer_id=customer), BOOKING_FIELDS, parent
+
+
+async def _rendered(render: Any) -> RenderedPage | str:
+    """The rendered page, or the error it raised (a missing parent)."""
+    try:
+        rendered: RenderedPage = await render
+    except NotFound as exc:
+        return f"404 {exc}"
+    return rendered
+
+
+def _assert_same(fast: RenderedPage | str, reference: RenderedPage | str, name: str) -> None:
+    if isinstance(fast, str) or isinstance(reference, str):
+        assert fast == reference, name
+        return
+    assert fast.total == reference.total, name
+    ours, theirs = json.loads(fast.items), json.loads(reference.items)
+    assert ours == theirs, name
+    assert [list(item) for item in ours] == [list(item) for item in theirs], name
+    # Same types too: a float stays a float (85.0), an integer an integer.
+    assert _types(ours) == _types(theirs), name
+
+
 @pytest.mark.postgres_only
 @settings(
     max_examples=40,
@@ -238,12 +313,15 @@ async def test_postgresql_renders_every_list_as_the_response_model_does(
         reference = await _render_orm(
             engine, stmt, fields, page, None, orm.get("scalars", True), orm.get("to_model")
         )
-        assert fast.total == reference.total, name
-        ours, theirs = json.loads(fast.items), json.loads(reference.items)
-        assert ours == theirs, name
-        assert [list(item) for item in ours] == [list(item) for item in theirs], name
-        # Same types too: a float stays a float (85.0), an integer an integer.
-        assert _types(ours) == _types(theirs), name
+        _assert_same(fast, reference, name)
+    # Filtered lists one after the other: a shape compiled for one request's values serves
+    # the next request's (other values, IN lists of other lengths, another parent).
+    for name, stmt, fields, parent in data.draw(st.lists(filtered_lists(ids), max_size=8)):
+        fast_or_404 = await _rendered(_render_postgresql(engine, stmt, fields, page, parent))
+        reference_or_404 = await _rendered(
+            _render_orm(engine, stmt, fields, page, parent, True, None)
+        )
+        _assert_same(fast_or_404, reference_or_404, name)
 
 
 def _types(value: Any) -> Any:
@@ -279,3 +357,28 @@ async def test_an_estimate_is_asked_again_only_after_it_expires(engine: AsyncEng
 
 async def test_estimates_belong_to_one_database(engine: AsyncEngine) -> None:
     assert estimates_for(engine.sync_engine) is estimates_for(engine.sync_engine)
+
+
+@pytest.mark.postgres_only
+async def test_one_compiled_statement_serves_every_value_of_a_list_shape(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with transaction(sessionmaker) as session:
+        session.add_all(
+            Lead(source="website", email=f"l{i}@example.dk", status=status)
+            for i, status in enumerate([LeadStatus.NEW, LeadStatus.WON, LeadStatus.NEW])
+        )
+    page = PageParams(limit=10, offset=0)
+    compiled = statements_for(engine.sync_engine)
+    counts = {}
+    sizes = []
+    for statuses in ([LeadStatus.NEW], [LeadStatus.WON], [LeadStatus.NEW, LeadStatus.WON], []):
+        stmt = lead_service.list_query(statuses=statuses)
+        rendered = await _render_postgresql(engine, stmt, LEAD_FIELDS, page, None)
+        sizes.append(len(compiled))
+        counts[tuple(statuses)] = rendered.total.value
+        shown = {lead["status"] for lead in json.loads(rendered.items)}
+        assert shown <= set(statuses or LeadStatus)
+    assert list(counts.values()) == [2, 1, 3, 3]
+    # One compiled shape for any number of statuses (an IN list): nothing new after the first.
+    assert sizes[0] == sizes[1] == sizes[2]

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
+from urllib.parse import parse_qsl, urlencode
 from weakref import WeakKeyDictionary
 
 from fastapi import Depends, Query, Request
@@ -29,7 +30,9 @@ from sqlalchemy import ClauseElement, Executable, Select, func, literal_column, 
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.cache_key import CacheKey
 from sqlalchemy.sql.compiler import SQLCompiler
+from starlette.datastructures import MultiDict
 
 from leadflow.api.bounds import MAX_OFFSET
 
@@ -104,21 +107,24 @@ async def count_total(
     offset: int,
     seen: int,
     more: bool,
+    estimate_key: Hashable | None = None,
 ) -> Total:
-    """The list's total, at bounded cost (see the module's docstring)."""
+    """The list's total, at bounded cost (see the module's docstring). `estimate_key` is the
+    statement's `parameters_key`, when the caller has it already."""
     if not more and (seen or not offset):
         return Total(offset + seen, exact=True, has_more=False)
     known = offset + seen + int(more)
-    unordered = stmt.order_by(None)
     estimate = 0
     engine = _engine_of(executor)
     if engine.dialect.name == "postgresql":
-        estimate = await estimates_for(engine).rows(executor, unordered)
+        estimate = await estimates_for(engine).rows(executor, stmt, key=estimate_key)
         if estimate > EXACT_COUNT_LIMIT:
             return Total(max(estimate, known), exact=False, has_more=more)
-    bounded: Select[Any] = unordered.with_only_columns(
-        literal_column("1"), maintain_column_froms=True
-    ).limit(EXACT_COUNT_LIMIT + 1)
+    bounded: Select[Any] = (
+        stmt.order_by(None)
+        .with_only_columns(literal_column("1"), maintain_column_froms=True)
+        .limit(EXACT_COUNT_LIMIT + 1)
+    )
     counted = int(
         (await executor.execute(select(func.count()).select_from(bounded.subquery()))).scalar_one()
     )
@@ -172,13 +178,21 @@ class PlannerEstimates:
         self.clock = clock
         self._kept: dict[Hashable, tuple[float, int]] = {}
 
-    async def rows(self, executor: AsyncSession | AsyncConnection, stmt: Select[Any]) -> int:
-        key = _statement_key(stmt)
+    async def rows(
+        self,
+        executor: AsyncSession | AsyncConnection,
+        stmt: Select[Any],
+        *,
+        key: Hashable | None = None,
+    ) -> int:
+        """The estimate for `stmt` (its order does not count); `key`: its `parameters_key`."""
+        if key is None:
+            key = _statement_key(stmt)
         now = self.clock()
         kept = self._kept.get(key) if key is not None else None
         if kept is not None and now - kept[0] < self.ttl:
             return kept[1]
-        estimate = await planner_rows(executor, stmt)
+        estimate = await planner_rows(executor, stmt.order_by(None))
         if key is not None:
             if len(self._kept) >= self.size:
                 self._kept.clear()  # a burst of distinct searches; start over
@@ -198,10 +212,12 @@ def estimates_for(engine: Engine) -> PlannerEstimates:
 
 
 def _statement_key(stmt: Select[Any]) -> Hashable | None:
-    """The statement's shape (SQLAlchemy's cache key) and its parameter values."""
     cache_key = stmt._generate_cache_key()  # the key SQLAlchemy caches by
-    if cache_key is None:
-        return None
+    return None if cache_key is None else parameters_key(cache_key)
+
+
+def parameters_key(cache_key: CacheKey) -> Hashable:
+    """A statement's shape (SQLAlchemy's cache key) with its parameter values."""
     values = tuple(_hashable(bind.effective_value) for bind in cache_key.bindparams)
     return (cache_key.key, values)
 
@@ -216,11 +232,26 @@ def _hashable(value: Any) -> Hashable:
 
 def next_link(request: Request, page: PageParams, total: Total) -> str | None:
     """The next page as a path relative to the host (`/api/...?offset=…`): never built from the
-    request's Host header, which the client chooses (issue 7, item 12)."""
+    request's Host header, which the client chooses (issue 7, item 12). The request's other
+    parameters are kept, in their order; `offset` and `limit` are set."""
     if not total.has_more:
         return None
-    url = request.url.include_query_params(offset=page.offset + page.limit, limit=page.limit)
-    return f"{request.scope.get('root_path', '')}{url.path}?{url.query}"
+    scope = request.scope
+    # The path and query as Starlette's URL writes them, without building a URL per request.
+    path = scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+    raw = _decoded(scope.get("query_string", b""))
+    params = MultiDict(parse_qsl(raw, keep_blank_values=True))
+    params.update({"offset": str(page.offset + page.limit), "limit": str(page.limit)})
+    return f"{scope.get('root_path', '')}{path}?{urlencode(params.multi_items())}"
+
+
+def _decoded(query: bytes) -> str:
+    """UTF-8, as Starlette reads it; bytes that are not UTF-8 are taken as Latin-1 (Starlette's
+    URL would raise, and the request would end in a 500)."""
+    try:
+        return query.decode()
+    except UnicodeDecodeError:
+        return query.decode("latin-1")
 
 
 M = TypeVar("M", bound=BaseModel)
