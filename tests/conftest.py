@@ -39,7 +39,29 @@ def pytest_report_header() -> str:
     return f"leadflow test database: {BACKEND}"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+# A test whose fixtures include one of these runs against the chosen database; any other test
+# does the same on either, and `make test` runs it once, in the SQLite pass.
+_DATABASE_FIXTURES = frozenset(
+    {"database_url", "seeded_settings", "_scratch_postgres", "bare_settings", "backend"}
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database-tests-only",
+        action="store_true",
+        help="run only the tests that use the test database, and PostgreSQL-only tests "
+        "(make test's second pass: the others ran in its SQLite pass)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("database_tests_only"):
+        kept = [item for item in items if _uses_the_database(item)]
+        dropped = [item for item in items if not _uses_the_database(item)]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
     for item in items:
         if BACKEND != "postgresql" and item.get_closest_marker("postgres_only"):
             item.add_marker(
@@ -51,6 +73,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(
                 pytest.mark.skip(reason="SQLite-only test; run with LEADFLOW_TEST_DB=sqlite")
             )
+
+
+def _uses_the_database(item: pytest.Item) -> bool:
+    fixtures = set(getattr(item, "fixturenames", ()))
+    postgres_only = item.get_closest_marker("postgres_only") is not None
+    return postgres_only or bool(fixtures & _DATABASE_FIXTURES)
 
 
 @pytest.fixture(scope="session")
