@@ -66,6 +66,7 @@ from leadflow.api.pagination import (
     fetch_page,
     next_link,
     parameters_key,
+    per_engine,
 )
 from leadflow.errors import NotFound
 
@@ -281,10 +282,7 @@ _STATEMENTS: WeakKeyDictionary[Engine, PageStatements] = WeakKeyDictionary()
 
 def statements_for(engine: Engine) -> PageStatements:
     """The page statements compiled for one database (an engine), created on first use."""
-    kept = _STATEMENTS.get(engine)
-    if kept is None:
-        kept = _STATEMENTS[engine] = PageStatements()
-    return kept
+    return per_engine(_STATEMENTS, engine, PageStatements)
 
 
 async def _render_postgresql(

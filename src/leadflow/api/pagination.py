@@ -205,9 +205,17 @@ _ESTIMATES: WeakKeyDictionary[Engine, PlannerEstimates] = WeakKeyDictionary()
 
 def estimates_for(engine: Engine) -> PlannerEstimates:
     """The estimates kept for one database (an engine), created on first use."""
-    kept = _ESTIMATES.get(engine)
+    return per_engine(_ESTIMATES, engine, PlannerEstimates)
+
+
+K = TypeVar("K")
+
+
+def per_engine(registry: WeakKeyDictionary[Engine, K], engine: Engine, make: Callable[[], K]) -> K:
+    """`registry`'s entry for `engine`, made on first use; it goes when the engine does."""
+    kept = registry.get(engine)
     if kept is None:
-        kept = _ESTIMATES[engine] = PlannerEstimates()
+        kept = registry[engine] = make()
     return kept
 
 
