@@ -16,8 +16,10 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Select
+from sqlalchemy import Boolean, Select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from leadflow.api.page_json import (
     JsonFields,
@@ -382,3 +384,35 @@ async def test_one_compiled_statement_serves_every_value_of_a_list_shape(
     assert list(counts.values()) == [2, 1, 3, 3]
     # One compiled shape for any number of statuses (an IN list): nothing new after the first.
     assert sizes[0] == sizes[1] == sizes[2]
+
+
+class _uncacheable_true(FunctionElement[bool]):
+    """TRUE, from an element SQLAlchemy cannot make a cache key for (inherit_cache False)."""
+
+    type = Boolean()
+    inherit_cache = False
+    name = "uncacheable_true"
+
+
+@compiles(_uncacheable_true)
+def _compile_uncacheable_true(element: _uncacheable_true, compiler: Any, **kw: Any) -> str:
+    return "TRUE"
+
+
+@pytest.mark.postgres_only
+async def test_a_list_query_without_a_cache_key_is_compiled_per_request_and_still_right(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with transaction(sessionmaker) as session:
+        session.add_all(Customer(name=f"Kunde {i}", email=f"k{i}@example.dk") for i in range(3))
+    stmt = customer_service.list_query(search=None, sort=CustomerSort.NAME)
+    stmt = stmt.where(_uncacheable_true())
+    assert stmt._generate_cache_key() is None
+    compiled = statements_for(engine.sync_engine)
+    before = len(compiled)
+    page = PageParams(limit=2, offset=0)
+    fast = await _render_postgresql(engine, stmt, CUSTOMER_FIELDS, page, None)
+    reference = await _render_orm(engine, stmt, CUSTOMER_FIELDS, page, None, True, None)
+    _assert_same(fast, reference, "uncacheable")
+    assert [c["name"] for c in json.loads(fast.items)] == ["Kunde 0", "Kunde 1"]
+    assert len(compiled) == before
