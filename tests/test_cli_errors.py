@@ -98,7 +98,7 @@ def test_a_missing_sqlite_file_is_the_schema_line_and_is_not_created(
     assert not (clean_env / "data" / "leadflow.db").exists()
 
 
-@pytest.mark.parametrize("command", [["match"], ["leads", "rescan"], ["sync", "--mbox", "{mbox}"]])
+@pytest.mark.parametrize("command", DATABASE_COMMANDS)
 def test_a_database_without_the_schema_is_one_line_not_sql(
     command: list[str], clean_env: Path, bare_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

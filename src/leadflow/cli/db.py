@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgressBar
 
-from leadflow.cli.config import console, load_settings
+from leadflow.cli.config import console, load_settings, require_schema
 from leadflow.cli.errors import fail
 
 EXIT_FAILED = 1
@@ -156,6 +156,8 @@ def optimize_command(
 
     settings = load_settings(existing_database=True)
     configure_logging(settings)
+    # Without the schema there is nothing to audit: every declared index would be "missing".
+    require_schema(settings)
     options = OptimizeOptions(dry_run=dry_run, cleanup=not no_cleanup, drop_unused=drop_unused)
     try:
         result = asyncio.run(optimize_database(settings, options))
@@ -176,6 +178,7 @@ def stats_command(
 
     settings = load_settings(existing_database=True)
     configure_logging(settings)
+    require_schema(settings)
     try:
         report = asyncio.run(database_report(settings))
     except Exception as exc:
