@@ -31,7 +31,7 @@ import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 from weakref import WeakKeyDictionary
 
 from fastapi import Request, Response
@@ -262,8 +262,7 @@ class CompiledPage:
         self, binds: Sequence[BindParameter[Any]], page: PageParams
     ) -> tuple[str, tuple[Any, ...]]:
         """The SQL and positional arguments for this request's values."""
-        bounds = {"page_limit": page.limit + 1, "page_offset": page.offset}
-        named = self.compiled.construct_params(bounds, extracted_parameters=binds)
+        named = self.compiled.construct_params(_bounds(page), extracted_parameters=binds)
         # Expands IN lists (their length is not part of the shape) and gives type processors.
         state = self.fixed or self.compiled.construct_expanded_state(named)
         values = named if self.fixed else state.parameters
@@ -275,7 +274,12 @@ class CompiledPage:
         return state.statement, args
 
 
-_PAGE_BOUNDS = {"page_limit": 1, "page_offset": 0}
+def _bounds(page: PageParams) -> dict[str, int]:
+    """The window's parameters: one row more than the page (it tells whether more follow)."""
+    return {"page_limit": page.limit + 1, "page_offset": page.offset}
+
+
+_PAGE_BOUNDS = _bounds(PageParams(limit=0, offset=0))
 
 _STATEMENTS: WeakKeyDictionary[Engine, PageStatements] = WeakKeyDictionary()
 
@@ -296,13 +300,11 @@ async def _render_postgresql(
     parent_key = parent.condition._generate_cache_key() if parent is not None else None
     async with engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        if not _reusable(key) or (parent is not None and not _reusable(parent_key)):
-            statement = _page_statement(stmt, fields, parent)
-            bounds = {"page_limit": page.limit + 1, "page_offset": page.offset}
-            row = (await conn.execute(statement, bounds)).one()
-        else:
-            assert key is not None
+        if _reusable(key) and (parent is None or _reusable(parent_key)):
             row = await _run_compiled(conn, engine, stmt, fields, page, parent, key, parent_key)
+        else:
+            statement = _page_statement(stmt, fields, parent)
+            row = (await conn.execute(statement, _bounds(page))).one()
         if parent is not None and not row.parent:
             raise parent.missing()
         seen = int(row.seen)
@@ -311,7 +313,7 @@ async def _render_postgresql(
         if more:
             text = text.rpartition(_SEPARATOR)[0]
             seen = page.limit
-        known = parameters_key(key) if key is not None and _reusable(key) else None
+        known = parameters_key(key) if _reusable(key) else None
         total = await count_total(
             conn, stmt, offset=page.offset, seen=seen, more=more, estimate_key=known
         )
@@ -319,7 +321,7 @@ async def _render_postgresql(
     return RenderedPage(items=items.encode(), total=total)
 
 
-def _reusable(key: CacheKey | None) -> bool:
+def _reusable(key: CacheKey | None) -> TypeGuard[CacheKey]:
     """SQLAlchemy made a key, and no parameters live in it apart from the statement's binds."""
     return key is not None and not key.params
 

@@ -254,8 +254,8 @@ def next_link(request: Request, page: PageParams, total: Total) -> str | None:
 
 
 def _decoded(query: bytes) -> str:
-    """UTF-8, as Starlette reads it; bytes that are not UTF-8 are taken as Latin-1 (Starlette's
-    URL would raise, and the request would end in a 500)."""
+    """UTF-8, as Starlette reads it; bytes that are not UTF-8 are taken as Latin-1 rather than
+    raising (uvicorn refuses such a request line before it reaches us; other servers may not)."""
     try:
         return query.decode()
     except UnicodeDecodeError:
