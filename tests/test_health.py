@@ -209,35 +209,38 @@ async def test_a_half_open_circuit_still_warns(
     assert result.observed_value == "half_open"
 
 
-async def test_a_hanging_redis_is_answered_within_the_bound_and_then_warns(
+async def test_a_hanging_redis_holds_up_neither_ready_nor_its_answer_and_then_warns(
     settings: Settings, engine: AsyncEngine
 ) -> None:
+    # A list request stuck on a Redis that never answers (for cache_redis_timeout) must not
+    # hold up /health/ready, nor make it fail: ready answers while the list is still waiting,
+    # with the default per-check timeout so a loaded machine's slow database check is not
+    # what decides the answer. Once that wait has opened the circuit, ready warns.
     async with (
         silent_server() as port,
         cached_app(
             settings,
             f"redis://127.0.0.1:{port}/0",
             subscribed=False,
-            health_check_timeout=0.3,
-            cache_probe_interval_seconds=60,  # the requests below are what give Redis up
+            cache_redis_timeout=3.0,
+            cache_breaker_failures=1,
+            cache_probe_interval_seconds=60,  # no probe closes the circuit during the test
+            health_check_timeout=Settings.model_fields["health_check_timeout"].default,
         ) as (app, client),
     ):
-
-        async def ready() -> tuple[httpx.Response, float]:
-            started = time.perf_counter()
-            response = await client.get("/health/ready")
-            return response, time.perf_counter() - started
-
-        answers = []
-        for _ in range(4):  # each cached read waits for Redis until the circuit opens
-            answer, listed = await asyncio.gather(ready(), client.get("/api/leads"))
-            assert listed.status_code == 200
-            answers.append(answer)
-        answers.append(await ready())
-        assert app.state.cache.stats().circuit.state is not CircuitState.CLOSED
-    assert max(elapsed for _, elapsed in answers) < 1.0, answers
-    assert all(response.status_code == 200 for response, _ in answers)
-    last = _by_key(answers[-1][0].json(), "cache:status")
+        listing = asyncio.create_task(client.get("/api/leads"))
+        during = await client.get("/health/ready")
+        listing_was_waiting = not listing.done()
+        listed = await listing
+        after = await client.get("/health/ready")
+        state = app.state.cache.stats().circuit.state
+    assert listing_was_waiting, "ready waited for the list request's Redis timeout"
+    assert listed.status_code == 200
+    assert state is not CircuitState.CLOSED
+    assert during.status_code == 200, during.json()
+    assert _by_key(during.json(), "cache:status")["status"] == "pass"  # not given up yet
+    assert after.status_code == 200, after.json()
+    last = _by_key(after.json(), "cache:status")
     assert last["status"] == "warn"
     assert "serving from the memory cache" in last["output"]
 
