@@ -50,6 +50,20 @@ class Settings(BaseSettings):
         description="Bearer token required on every /api route. "
         "`serve` refuses to start without one (the demo makes one).",
     )
+    auth_failure_limit: int = Field(
+        10,
+        ge=1,
+        le=10_000,
+        description="Wrong tokens (API bearer or dashboard login) one client address may send "
+        "within the window below; past that it is answered 429 with `Retry-After` until they "
+        "age out. Counted per `serve` worker.",
+    )
+    auth_failure_window_seconds: float = Field(
+        300.0,
+        gt=0,
+        le=86_400,
+        description="Seconds a wrong token counts against its address.",
+    )
     max_request_bytes: int = Field(
         1_000_000,
         ge=1,

@@ -14,6 +14,7 @@ from leadflow.api.boundary import ErrorBoundary
 from leadflow.api.deps import require_token
 from leadflow.api.edge import RequestGuard
 from leadflow.api.routing import RetryingRoute
+from leadflow.api.throttle import AuthThrottle
 from leadflow.cache.factory import build_cache
 from leadflow.cache.invalidation import CacheSyncObserver, InvalidateOnWrite
 from leadflow.cache.views import ViewContext
@@ -29,6 +30,8 @@ from leadflow.settings import Settings
 API_DESCRIPTION = """\
 Every `/api` route needs `Authorization: Bearer <LEADFLOW_API_TOKEN>`; the token is checked
 before the body is read, and a body may hold at most `LEADFLOW_MAX_REQUEST_BYTES` (413 above).
+Too many wrong tokens from one address (`LEADFLOW_AUTH_FAILURE_LIMIT` within
+`LEADFLOW_AUTH_FAILURE_WINDOW_SECONDS`) are answered 429 `too_many_attempts` with `Retry-After`.
 
 **Times.** Every time in an answer is UTC with `Z` (`2026-06-01T08:00:00Z`), in bodies and in
 error messages. Times sent to the API must carry a timezone (any offset; converted to UTC) and
@@ -150,6 +153,9 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.auth_throttle = AuthThrottle(
+        limit=settings.auth_failure_limit, window_seconds=settings.auth_failure_window_seconds
+    )
     app.router.route_class = RetryingRoute
     install_error_handlers(app)
     # Innermost: an exception no handler answered is logged once, under the request's id.

@@ -69,15 +69,20 @@ async def get_cache(request: Request) -> Cache:
 _bearer = HTTPBearer(auto_error=False)
 
 
+MISSING_TOKEN = "missing bearer token: send 'Authorization: Bearer <token>'"  # noqa: S105 - a message
+WRONG_TOKEN = "invalid bearer token"  # noqa: S105 - a message
+
+
 def bearer_problem(authorization: str | None, expected: SecretStr | None) -> str | None:
-    """Why an `Authorization` header does not carry the expected token (None: it does)."""
+    """Why an `Authorization` header does not carry the expected token (None: it does):
+    `MISSING_TOKEN` or `WRONG_TOKEN` (a guess, which `api.throttle` counts)."""
     scheme, _, given = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not given:
-        return "missing bearer token: send 'Authorization: Bearer <token>'"
+        return MISSING_TOKEN
     if expected is None or not secrets.compare_digest(
         given.encode(), expected.get_secret_value().encode()
     ):
-        return "invalid bearer token"
+        return WRONG_TOKEN
     return None
 
 

@@ -2,7 +2,8 @@
 
 - Every /api request must carry the bearer token; without it the answer is 401 at once, so a
   client without the token cannot make the app read, buffer or parse a body (malformed JSON
-  without a token is a 401, not a 422).
+  without a token is a 401, not a 422). Wrong tokens count against the client's address, and
+  an address with too many is answered 429 for a while (`api.throttle`).
 - A body may hold at most `LEADFLOW_MAX_REQUEST_BYTES`: a larger declared `Content-Length` is
   refused unread, and a body sent without one (chunked) is counted as it streams in and
   refused as soon as it passes the limit. The app gets the body only once it is known to fit,
@@ -12,9 +13,11 @@ Pure ASGI (no BaseHTTPMiddleware): nothing is buffered but the body that fits.
 
 from __future__ import annotations
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from leadflow.api.deps import bearer_problem
+from leadflow.api.deps import WRONG_TOKEN, bearer_problem
+from leadflow.api.throttle import AuthThrottle, client_address, too_many_message
 from leadflow.errors import error_response
 from leadflow.settings import Settings
 
@@ -44,9 +47,18 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        settings: Settings = scope["app"].state.settings
+        state = scope["app"].state
+        settings: Settings = state.settings
         if _needs_token(scope["path"]):
+            throttle: AuthThrottle = state.auth_throttle
+            address = client_address(scope)
+            wait = throttle.retry_after(address)
+            if wait is not None:
+                await too_many_attempts(wait)(scope, receive, send)
+                return
             problem = bearer_problem(_header(scope, b"authorization"), settings.api_token)
+            if problem == WRONG_TOKEN:
+                throttle.failed(address)
             if problem is not None:
                 response = error_response(
                     401, "unauthorized", problem, headers={"WWW-Authenticate": "Bearer"}
@@ -75,6 +87,17 @@ class RequestGuard:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def too_many_attempts(seconds: int) -> Response:
+    """429 for an address held by the throttle, saying when it may try again."""
+    return error_response(
+        429,
+        "too_many_attempts",
+        too_many_message(seconds),
+        {"retry_after_seconds": seconds},
+        headers={"Retry-After": str(seconds)},
+    )
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from typing import Annotated
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from leadflow.api.routing import RetryingRoute
+from leadflow.api.throttle import AuthThrottle, client_address
 from leadflow.dashboard.web import session as web_session
 from leadflow.dashboard.web.deps import LOGIN_PATH, PREFIX, CsrfForm, current_session
 from leadflow.dashboard.web.templating import render
@@ -34,7 +36,9 @@ async def login_page(
     return _login_form(request, next_url=_safe_next(next_url))
 
 
-def _login_form(request: Request, *, next_url: str, error: str | None = None) -> Response:
+def _login_form(
+    request: Request, *, next_url: str, error: str | None = None, retry_after: int | None = None
+) -> Response:
     session = current_session(request)
     if session is None:
         # The anonymous session that carries the login form's CSRF token.
@@ -42,13 +46,17 @@ def _login_form(request: Request, *, next_url: str, error: str | None = None) ->
         request.state.web_session = session
         request.state.web_session_to_set = session
     settings: Settings = request.app.state.settings
-    return render(
-        request,
-        "login.html",
-        {"next_url": next_url, "error": error, "configured": settings.api_token is not None},
-        status_code=401 if error else 200,
-        page="login",
-    )
+    context = {
+        "next_url": next_url,
+        "error": error,
+        "configured": settings.api_token is not None,
+        "retry_minutes": math.ceil(retry_after / 60) if retry_after is not None else None,
+    }
+    if retry_after is not None:
+        response = render(request, "login.html", context, status_code=429, page="login")
+        response.headers["Retry-After"] = str(retry_after)
+        return response
+    return render(request, "login.html", context, status_code=401 if error else 200, page="login")
 
 
 @router.post(LOGIN_PATH.removeprefix(PREFIX), name="dashboard.login_submit")
@@ -56,12 +64,21 @@ async def login_submit(request: Request, form: CsrfForm) -> Response:
     settings: Settings = request.app.state.settings
     token = form.get("token")
     next_url = _safe_next(str(form.get("next") or ""))
+    # Wrong tokens count against the address, as on the API (`api.throttle`): a held address
+    # is refused before its token is looked at, so a right guess is not told apart.
+    throttle: AuthThrottle = request.app.state.auth_throttle
+    address = client_address(request.scope)
+    wait = throttle.retry_after(address)
+    if wait is not None:
+        return _login_form(request, next_url=next_url, error="too_many", retry_after=wait)
     expected = settings.api_token
     if (
         expected is None
         or not isinstance(token, str)
         or not secrets.compare_digest(token.strip().encode(), expected.get_secret_value().encode())
     ):
+        if expected is not None and isinstance(token, str) and token.strip():
+            throttle.failed(address)
         return _login_form(request, next_url=next_url, error="wrong_token")
     response = RedirectResponse(next_url, status_code=303)
     # A fresh session id: a session planted before the login is never the logged-in one.

@@ -1,0 +1,104 @@
+"""Wrong tokens slow a guesser down: a client that sends too many is refused for a while.
+
+The API's bearer token is also the dashboard's password, and nothing stops a deployment from
+choosing a short one, so every wrong token counts against the address it came from: after
+`LEADFLOW_AUTH_FAILURE_LIMIT` wrong tokens within `LEADFLOW_AUTH_FAILURE_WINDOW_SECONDS`, that
+address gets 429 (with `Retry-After`) on every /api request and every login until the oldest
+of those failures leaves the window. A right token is refused too while the address is held:
+otherwise a guesser would still learn which guess was right. A request without any token is
+not a guess and is not counted.
+
+The count lives in the process's memory (one per `serve` worker, so with N workers an address
+gets up to N × the limit) and forgets the least recently seen address beyond `max_clients`.
+The address is the one uvicorn reports: behind a reverse proxy it is the `X-Forwarded-For`
+one only when the proxy is trusted (uvicorn's `FORWARDED_ALLOW_IPS`, default loopback).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+
+from starlette.types import Scope
+
+log = logging.getLogger(__name__)
+
+
+def client_address(scope: Scope) -> str:
+    """The request's client address as the server saw it ("unknown" when it has none)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+class AuthThrottle:
+    """Failures per address in a sliding window; no awaits, so racing requests count exactly."""
+
+    def __init__(
+        self,
+        *,
+        limit: int,
+        window_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_clients: int = 10_000,
+    ) -> None:
+        self.limit = limit
+        self.window = window_seconds
+        self.max_clients = max_clients
+        self._clock = clock
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def _recent(self, address: str, now: float) -> deque[float] | None:
+        failures = self._failures.get(address)
+        if failures is None:
+            return None
+        while failures and failures[0] <= now - self.window:
+            failures.popleft()
+        if not failures:
+            del self._failures[address]
+            return None
+        return failures
+
+    def retry_after(self, address: str) -> int | None:
+        """Whole seconds until `address` may try again, or None when it is not held."""
+        now = self._clock()
+        failures = self._recent(address, now)
+        if failures is None or len(failures) < self.limit:
+            return None
+        # Held until enough failures leave the window to bring the count under the limit.
+        release = failures[len(failures) - self.limit] + self.window
+        return max(1, math.ceil(release - now))
+
+    def failed(self, address: str) -> None:
+        """Count one wrong token from `address`."""
+        now = self._clock()
+        failures = self._recent(address, now)
+        if failures is None:
+            failures = self._failures[address] = deque()
+            while len(self._failures) > self.max_clients:
+                self._failures.popitem(last=False)
+        else:
+            self._failures.move_to_end(address)
+        failures.append(now)
+        if len(failures) == self.limit:
+            log.warning(
+                "%d wrong tokens from %s within %g s: refusing it until they age out",
+                self.limit,
+                address,
+                self.window,
+            )
+        # Nothing older than the window matters, and no more than `limit` failures decide.
+        while len(failures) > self.limit:
+            failures.popleft()
+
+    def __len__(self) -> int:
+        return len(self._failures)
+
+
+def too_many_message(seconds: int) -> str:
+    return (
+        f"too many wrong tokens from this address; try again in {seconds} s "
+        "(LEADFLOW_AUTH_FAILURE_LIMIT per LEADFLOW_AUTH_FAILURE_WINDOW_SECONDS)"
+    )
