@@ -16,7 +16,7 @@ from __future__ import annotations
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from leadflow.api.deps import WRONG_TOKEN, bearer_problem
+from leadflow.api.deps import MISSING_TOKEN, WRONG_TOKEN, bearer_problem
 from leadflow.api.throttle import AuthThrottle, client_address, too_many_message
 from leadflow.errors import error_response
 from leadflow.settings import Settings
@@ -50,15 +50,17 @@ class RequestGuard:
         state = scope["app"].state
         settings: Settings = state.settings
         if _needs_token(scope["path"]):
-            throttle: AuthThrottle = state.auth_throttle
-            address = client_address(scope)
-            wait = throttle.retry_after(address)
-            if wait is not None:
-                await too_many_attempts(wait)(scope, receive, send)
-                return
             problem = bearer_problem(_header(scope, b"authorization"), settings.api_token)
-            if problem == WRONG_TOKEN:
-                throttle.failed(address)
+            if problem != MISSING_TOKEN:
+                # A token, right or wrong: refused unanswered while the address is held.
+                throttle: AuthThrottle = state.auth_throttle
+                address = client_address(scope)
+                wait = throttle.retry_after(address)
+                if wait is not None:
+                    await too_many_attempts(wait)(scope, receive, send)
+                    return
+                if problem == WRONG_TOKEN:
+                    throttle.failed(address)
             if problem is not None:
                 response = error_response(
                     401, "unauthorized", problem, headers={"WWW-Authenticate": "Bearer"}

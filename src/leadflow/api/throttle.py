@@ -3,10 +3,10 @@
 The API's bearer token is also the dashboard's password, and nothing stops a deployment from
 choosing a short one, so every wrong token counts against the address it came from: after
 `LEADFLOW_AUTH_FAILURE_LIMIT` wrong tokens within `LEADFLOW_AUTH_FAILURE_WINDOW_SECONDS`, that
-address gets 429 (with `Retry-After`) on every /api request and every login until the oldest
-of those failures leaves the window. A right token is refused too while the address is held:
-otherwise a guesser would still learn which guess was right. A request without any token is
-not a guess and is not counted.
+address gets 429 (with `Retry-After`) on every /api request and every login that carries a
+token until the oldest of those failures leaves the window. A right token is refused too while
+the address is held: otherwise a guesser would still learn which guess was right. A request
+without any token is no guess: it is not counted, and is answered 401 as ever, held or not.
 
 The count lives in the process's memory (one per `serve` worker, so with N workers an address
 gets up to N × the limit) and forgets the least recently seen address beyond `max_clients`.

@@ -66,18 +66,19 @@ async def login_submit(request: Request, form: CsrfForm) -> Response:
     next_url = _safe_next(str(form.get("next") or ""))
     # Wrong tokens count against the address, as on the API (`api.throttle`): a held address
     # is refused before its token is looked at, so a right guess is not told apart.
+    given = token.strip() if isinstance(token, str) else ""
+    if not given:
+        return _login_form(request, next_url=next_url, error="wrong_token")
     throttle: AuthThrottle = request.app.state.auth_throttle
     address = client_address(request.scope)
     wait = throttle.retry_after(address)
     if wait is not None:
         return _login_form(request, next_url=next_url, error="too_many", retry_after=wait)
     expected = settings.api_token
-    if (
-        expected is None
-        or not isinstance(token, str)
-        or not secrets.compare_digest(token.strip().encode(), expected.get_secret_value().encode())
+    if expected is None or not secrets.compare_digest(
+        given.encode(), expected.get_secret_value().encode()
     ):
-        if expected is not None and isinstance(token, str) and token.strip():
+        if expected is not None:
             throttle.failed(address)
         return _login_form(request, next_url=next_url, error="wrong_token")
     response = RedirectResponse(next_url, status_code=303)
