@@ -65,7 +65,7 @@ def test_a_parameter_takes_its_id_from_the_list_it_extends() -> None:
     assert collection_for("/api/threads/{thread_id}", "thread_id") == "/api/threads"
 
 
-def _check(base: str, *, max_latency_ms: float = 10_000) -> Result:
+def _check(base: str, *, max_latency_ms: float = 10_000, token: str = API_TOKEN) -> Result:
     """Run the command; the latency limit is generous unless a test is about latency (the
     first /openapi.json alone takes ~0.3 s here, more on a loaded machine)."""
     return runner.invoke(
@@ -75,7 +75,7 @@ def _check(base: str, *, max_latency_ms: float = 10_000) -> Result:
             "--base-url",
             base,
             "--token",
-            API_TOKEN,
+            token,
             "--max-latency-ms",
             str(max_latency_ms),
         ],
@@ -245,6 +245,36 @@ def test_every_page_fails_when_the_login_does_not_hold(broken: str) -> None:
     pages = [line for line in lines if line.startswith("FAIL GET /dashboard")]
     assert {"FAIL GET /dashboard: not checked: the login failed"} <= set(pages)
     assert not [line for line in lines if line.startswith("FAIL GET /api")]
+
+
+class _Counting:
+    """The app, counting the requests that carry an Authorization header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.with_token = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and any(k == b"authorization" for k, _ in scope["headers"]):
+            self.with_token += 1
+        await self.app(scope, receive, send)
+
+
+@pytest.mark.usefixtures("data", "cli_env")
+def test_a_refused_token_stops_the_check_after_one_call(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    # Each wrong token counts against the address (api.throttle): one call, not one per route.
+    served = _Counting(create_app(settings))
+    with serve_app(served) as base:
+        result = _check(base, token="not-the-token")
+    assert result.exit_code == 1, result.output
+    (line,) = _failure_lines(result.output)
+    assert line.startswith("FAIL GET /api/"), line
+    assert "the server refuses the token (invalid bearer token)" in line
+    assert "nothing else was called" in line
+    assert served.with_token == 1
+    assert "not-the-token" not in result.output
 
 
 @pytest.mark.usefixtures("cli_env")

@@ -3,8 +3,9 @@
 An answer passes when its status is 200, its content type is the one the OpenAPI document
 names, its JSON validates against the documented schema, and it came within the latency
 limit. Routes outside the schema (health, metrics, docs) are checked for status only; one that
-answers 401 is protected by a token of its own and is skipped. One extra call without the
-token checks that /api refuses it. Dashboard pages are fetched after logging in through the
+answers 401 is protected by a token of its own and is skipped. The token is tried once first:
+when the server refuses it, nothing else is called. One extra call without the token checks
+that /api refuses it. Dashboard pages are fetched after logging in through the
 login form with the same token (`pages.py`): 200 `text/html`, never the login page.
 """
 
@@ -43,6 +44,14 @@ def _first_id(body: Any) -> Any:
     if isinstance(items, list) and items and isinstance(items[0], dict):
         return items[0].get("id")
     return None
+
+
+def _plain_api_list(endpoints: list[Endpoint]) -> Endpoint | None:
+    """The first /api GET without parameters (a list): where the token is tried."""
+    return next(
+        (e for e in endpoints if e.path.startswith("/api/") and not e.writes and not e.params),
+        None,
+    )
 
 
 class Checker:
@@ -146,12 +155,37 @@ class Checker:
     def login_row(self) -> Row | None:
         return self._login
 
+    async def token_refused(self, endpoints: list[Endpoint]) -> Row | None:
+        """GET the first plain /api list with the token; a row when the server refuses it.
+
+        Checked once before anything else: every call with a wrong token counts against this
+        address (`api.throttle`), so a check with a mistyped token must not send twenty.
+        """
+        target = _plain_api_list(endpoints)
+        if target is None:
+            return None
+        try:
+            response = await self.http.get(target.path)
+        except httpx.HTTPError:
+            return None  # nothing answers: every endpoint's row says so
+        if response.status_code not in (401, 429):
+            return None
+        try:
+            said = str(response.json()["error"]["message"])
+        except (ValueError, KeyError, TypeError):
+            said = response.text[:200]
+        return Row(
+            "GET",
+            f"{target.path} (token)",
+            FAIL,
+            response.status_code,
+            problem=f"the server refuses the token ({said}): check --token or "
+            "LEADFLOW_API_TOKEN; nothing else was called",
+        )
+
     async def check_auth(self, endpoints: list[Endpoint]) -> Row | None:
         """GET the first plain /api list without the token: it must answer 401."""
-        target = next(
-            (e for e in endpoints if e.path.startswith("/api/") and not e.writes and not e.params),
-            None,
-        )
+        target = _plain_api_list(endpoints)
         if target is None:
             return None
         started = time.perf_counter()
@@ -177,6 +211,9 @@ async def run_check(
 ) -> list[Row]:
     """Check every endpoint in order (lists before their items), then the auth probe."""
     checker = Checker(http, openapi, limits)
+    refused = await checker.token_refused(endpoints)
+    if refused is not None:
+        return [refused]
     rows = [await checker.check(endpoint) for endpoint in endpoints]
     login = checker.login_row()
     auth = await checker.check_auth(endpoints)
