@@ -61,6 +61,9 @@ async def targets(name: str) -> dict[str, str]:
             thread = await one("SELECT id FROM email_threads WHERE message_count = 6 LIMIT 1")
             lead = await one("SELECT max(id) FROM leads")
             booking = await one("SELECT max(id) FROM bookings")
+            unmatched = await one(
+                "SELECT max(id) FROM email_threads WHERE customer_id IS NULL AND message_count > 1"
+            )
     finally:
         await engine.dispose()
     return {
@@ -70,15 +73,20 @@ async def targets(name: str) -> dict[str, str]:
         "GET /api/customers/{id}/threads": f"/api/customers/{customer}/threads",
         "GET /api/customers/{id}/leads": f"/api/customers/{customer}/leads",
         "GET /api/customers/{id}/bookings": f"/api/customers/{customer}/bookings",
+        "GET /api/customers/{id}/overview": f"/api/customers/{customer}/overview",
         "GET /api/leads": "/api/leads",
         "GET /api/leads?status=new": "/api/leads?status=new",
         "GET /api/leads/{id}": f"/api/leads/{lead}",
         "GET /api/threads": "/api/threads",
         "GET /api/threads?matched=false": "/api/threads?matched=false",
         "GET /api/threads/{id}": f"/api/threads/{thread}",
+        "GET /api/threads/{id}/suggestions": f"/api/threads/{unmatched}/suggestions",
         "GET /api/bookings": "/api/bookings",
         "GET /api/bookings/{id}": f"/api/bookings/{booking}",
         "GET /api/sync/runs": "/api/sync/runs",
+        "GET /api/matching/stats": "/api/matching/stats",
+        "GET /api/uptime": "/api/uptime",
+        "GET /api/cache/stats": "/api/cache/stats",
         "GET /api/dashboard/stats": "/api/dashboard/stats",
     }
 

@@ -88,6 +88,7 @@ async def _world(session: AsyncSession) -> dict[str, int]:
 def _cached_urls(ids: dict[str, int]) -> list[str]:
     return [
         "/api/dashboard/stats",
+        "/api/matching/stats",
         *LISTS,
         f"/api/customers/{ids['a']}/overview",
         f"/api/customers/{ids['b']}/overview",

@@ -7,6 +7,8 @@
   with the table listed (customers also with leads/bookings/threads: their counters move).
 - `customer360:<id>` — `GET /api/customers/{id}/overview`; family `customer360`; tags
   `customer:<id>`, leads, threads, bookings.
+- `matching:stats` — `GET /api/matching/stats` (an aggregate over every thread); family
+  `dashboard`; tag threads.
 
 A loader renders the response body (JSON bytes) in its own read-only session, so a hit costs no
 database connection and no model validation. A list page is cached without its `next` link
@@ -54,6 +56,8 @@ from leadflow.leads import service as lead_service
 from leadflow.leads.schemas import LEAD_FIELDS
 from leadflow.mail import service as thread_service
 from leadflow.mail.schemas import THREAD_FIELDS
+from leadflow.matching.schemas import MatchingStats
+from leadflow.matching.service import matching_stats as matching_stats_of
 from leadflow.models import utcnow
 from leadflow.settings import Settings
 
@@ -153,6 +157,24 @@ def dashboard_stats() -> CachedView:
         tags=ALL_DATA_TAGS,
         schema=schema_version(DashboardStats),
         load=_load_dashboard,
+    )
+
+
+async def _load_matching(ctx: ViewContext) -> bytes:
+    async with ctx.sessionmaker() as session:
+        stats = await matching_stats_of(session)
+    return stats.model_dump_json().encode()
+
+
+@functools.cache
+def matching_stats() -> CachedView:
+    """Totals over every thread: only threads' matching moves them."""
+    return CachedView(
+        key="matching:stats",
+        family=Family.DASHBOARD,
+        tags=frozenset({Tag.THREADS}),
+        schema=schema_version(MatchingStats),
+        load=_load_matching,
     )
 
 

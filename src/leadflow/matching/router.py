@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Body
+from fastapi import Body, Request, Response
 
 from leadflow.api.bounds import PathId
-from leadflow.api.deps import SessionDep, SettingsDep
+from leadflow.api.deps import CacheDep, SessionDep, SettingsDep
 from leadflow.api.routing import make_router
+from leadflow.cache import views
 from leadflow.customers.schemas import CustomerOut
 from leadflow.mail import service as thread_service
 from leadflow.matching import service
@@ -24,10 +25,11 @@ router = make_router(prefix="/matching", tags=["matching"])
 threads_rematch_router = make_router(prefix="/threads", tags=["threads"])
 
 
-@router.get("/stats", response_model=MatchingStats)
-async def get_matching_stats(session: SessionDep) -> MatchingStats:
-    """Totals, matched per rule, unmatched and match rate over every thread."""
-    return await service.matching_stats(session)
+@router.get("/stats", response_model=MatchingStats, responses=views.CACHED_RESPONSE_DOC)
+async def get_matching_stats(request: Request, cache: CacheDep) -> Response:
+    """Totals, matched per rule, unmatched and match rate over every thread (cached; see
+    `X-Cache`: an aggregate over every thread, dropped whenever a thread changes)."""
+    return await views.serve_view(request, cache, views.matching_stats())
 
 
 @threads_rematch_router.post("/rematch", response_model=MatchReport)
