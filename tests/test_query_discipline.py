@@ -69,6 +69,9 @@ async def _ids(engine: AsyncEngine) -> dict[str, Any]:
                 "ORDER BY count(*) DESC, customer_id LIMIT 1"
             ),
             "thread": await one("SELECT max(id) FROM email_threads WHERE message_count > 2"),
+            "unmatched_thread": await one(
+                "SELECT max(id) FROM email_threads WHERE customer_id IS NULL"
+            ),
             "lead": await one("SELECT max(id) FROM leads"),
             "booking": await one("SELECT max(id) FROM bookings"),
         }
@@ -104,6 +107,7 @@ def endpoints(ids: dict[str, Any]) -> list[str]:
         "/api/threads?matched=true",
         f"/api/threads?customer_id={c}",
         f"/api/threads/{ids['thread']}",
+        f"/api/threads/{ids['unmatched_thread']}/suggestions",
         "/api/bookings",
         "/api/bookings?from=2026-11-01T00:00:00%2B00:00&to=2026-12-01T00:00:00%2B00:00",
         "/api/bookings?status=scheduled",
