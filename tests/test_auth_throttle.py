@@ -110,11 +110,13 @@ async def throttled_app(settings: Settings, engine: AsyncEngine) -> AsyncIterato
         yield app
 
 
-def _client(app: FastAPI, address: str = "203.0.113.7", **kw: object) -> httpx.AsyncClient:
+def _client(
+    app: FastAPI, address: str = "203.0.113.7", headers: dict[str, str] | None = None
+) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app, client=(address, 40000)),
         base_url="http://leadflow.test",
-        **kw,  # type: ignore[arg-type]
+        headers=headers,
     )
 
 

@@ -13,11 +13,10 @@ Pure ASGI (no BaseHTTPMiddleware): nothing is buffered but the body that fits.
 
 from __future__ import annotations
 
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leadflow.api.deps import MISSING_TOKEN, WRONG_TOKEN, bearer_problem
-from leadflow.api.throttle import AuthThrottle, client_address, too_many_message
+from leadflow.api.throttle import AuthThrottle, client_address, too_many_attempts
 from leadflow.errors import error_response
 from leadflow.settings import Settings
 
@@ -89,17 +88,6 @@ class RequestGuard:
             return await receive()
 
         await self.app(scope, replay, send)
-
-
-def too_many_attempts(seconds: int) -> Response:
-    """429 for an address held by the throttle, saying when it may try again."""
-    return error_response(
-        429,
-        "too_many_attempts",
-        too_many_message(seconds),
-        {"retry_after_seconds": seconds},
-        headers={"Retry-After": str(seconds)},
-    )
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

@@ -22,7 +22,10 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 
+from fastapi.responses import JSONResponse
 from starlette.types import Scope
+
+from leadflow.errors import error_response
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +100,13 @@ class AuthThrottle:
         return len(self._failures)
 
 
-def too_many_message(seconds: int) -> str:
-    return (
+def too_many_attempts(seconds: int) -> JSONResponse:
+    """429 for an address held by the throttle, saying when it may try again."""
+    return error_response(
+        429,
+        "too_many_attempts",
         f"too many wrong tokens from this address; try again in {seconds} s "
-        "(LEADFLOW_AUTH_FAILURE_LIMIT per LEADFLOW_AUTH_FAILURE_WINDOW_SECONDS)"
+        "(LEADFLOW_AUTH_FAILURE_LIMIT per LEADFLOW_AUTH_FAILURE_WINDOW_SECONDS)",
+        {"retry_after_seconds": seconds},
+        headers={"Retry-After": str(seconds)},
     )

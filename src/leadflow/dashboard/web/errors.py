@@ -7,10 +7,8 @@ traceback. A missing login answers a redirect to the login page, back to the pag
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
@@ -19,6 +17,7 @@ from starlette.responses import Response
 
 from leadflow.dashboard.web.deps import LoginRequired, is_dashboard_path
 from leadflow.dashboard.web.templating import render
+from leadflow.errors import error_message
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +32,6 @@ def login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(login, status_code=303)
 
 
-def _message(response: Response) -> str:
-    try:
-        body: Any = json.loads(bytes(response.body))
-        return str(body["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        return ""
-
-
 def _wrap(original: Handler) -> Handler:
     async def handler(request: Request, exc: Exception) -> Response:
         result = original(request, exc)
@@ -53,7 +44,10 @@ def _wrap(original: Handler) -> Handler:
             return render(
                 request,
                 "error.html",
-                {"status": response.status_code, "message": _message(response)},
+                {
+                    "status": response.status_code,
+                    "message": error_message(bytes(response.body)) or "",
+                },
                 status_code=response.status_code,
             )
         except Exception:  # the error page itself failed: the plain answer is still an answer

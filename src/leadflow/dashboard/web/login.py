@@ -52,11 +52,11 @@ def _login_form(
         "configured": settings.api_token is not None,
         "retry_minutes": math.ceil(retry_after / 60) if retry_after is not None else None,
     }
+    status = 429 if retry_after is not None else 401 if error else 200
+    response = render(request, "login.html", context, status_code=status, page="login")
     if retry_after is not None:
-        response = render(request, "login.html", context, status_code=429, page="login")
         response.headers["Retry-After"] = str(retry_after)
-        return response
-    return render(request, "login.html", context, status_code=401 if error else 200, page="login")
+    return response
 
 
 @router.post(LOGIN_PATH.removeprefix(PREFIX), name="dashboard.login_submit")

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from jsonschema import Draft202012Validator
 
+from leadflow.errors import error_message
 from leadflow.monitoring.frontend_check.pages import LOGIN_PATH, log_in
 from leadflow.monitoring.frontend_check.routes import Endpoint, collection_for
 
@@ -170,10 +171,7 @@ class Checker:
             return None  # nothing answers: every endpoint's row says so
         if response.status_code not in (401, 429):
             return None
-        try:
-            said = str(response.json()["error"]["message"])
-        except (ValueError, KeyError, TypeError):
-            said = response.text[:200]
+        said = error_message(response.content) or response.text[:200]
         return Row(
             "GET",
             f"{target.path} (token)",
