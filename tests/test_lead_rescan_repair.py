@@ -22,6 +22,7 @@ from leadflow.leads.schemas import LeadUpdate
 from leadflow.models import Customer, EmailThread, Lead, Mailbox
 from leadflow.settings import Settings
 from tests.factories_mail import make_mailbox, make_message, make_thread
+from tests.lock_waits import wait_until_a_backend_waits_for_a_lock
 from tests.test_lead_free_text import COMMENT, ISSUE_EXAMPLE
 
 SENT = datetime(2025, 10, 9, 18, 35, tzinfo=UTC)
@@ -164,27 +165,6 @@ async def test_a_value_a_person_set_through_the_api_is_never_overwritten(
     assert body["name"] == typed["name"]
 
 
-async def _wait_until_blocked(session: AsyncSession) -> None:
-    """Return once another backend waits for a row lock (the rescan's FOR UPDATE).
-
-    PostgreSQL offers no notification for this, so the test asks pg_stat_activity until it is
-    true: the wait is for an observable state, bounded by the timeout, not a guess at timing.
-    Each question is its own transaction: a backend keeps one snapshot of pg_stat_activity
-    for the rest of a transaction.
-    """
-    query = text(
-        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-        "AND datname = current_database()"
-    )
-    async with asyncio.timeout(10):
-        while True:
-            waiting = (await session.execute(query)).scalar_one()
-            await session.rollback()
-            if waiting:
-                return
-            await asyncio.sleep(0.01)
-
-
 @pytest.mark.postgres_only
 async def test_an_edit_committing_while_the_rescan_waits_for_the_row_is_kept(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
@@ -193,7 +173,7 @@ async def test_an_edit_committing_while_the_rescan_waits_for_the_row_is_kept(
     async with sessionmaker() as person, sessionmaker() as observer:
         await lead_service.update_lead(person, lead_id=lead_id, data=LeadUpdate(name="Vibeke K."))
         rescan = asyncio.create_task(rescan_leads(sessionmaker, settings))
-        await _wait_until_blocked(observer)
+        await wait_until_a_backend_waits_for_a_lock(observer)
         await person.commit()
     report = await rescan
     lead = await _lead(sessionmaker, lead_id)

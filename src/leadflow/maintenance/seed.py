@@ -47,6 +47,7 @@ from leadflow.models import (
     EmailThread,
     Lead,
     Mailbox,
+    ManualThreadDecision,
 )
 from leadflow.settings import Settings
 
@@ -54,7 +55,16 @@ THREAD_CHUNK = 2_000
 # The tables the seed owns, children first (the order they are emptied in).
 SEED_TABLES: tuple[Table, ...] = tuple(
     model.__table__  # type: ignore[misc]
-    for model in (EmailMessage, EmailThread, Booking, Lead, EmailIngestRun, Customer, Mailbox)
+    for model in (
+        EmailMessage,
+        EmailThread,
+        ManualThreadDecision,
+        Booking,
+        Lead,
+        EmailIngestRun,
+        Customer,
+        Mailbox,
+    )
 )
 TABLES = {table.name: table for table in SEED_TABLES}
 # Loaded with their indexes and constraints suspended (see seed_write).

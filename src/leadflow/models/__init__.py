@@ -29,6 +29,7 @@ from leadflow.models.tables import (
     EmailThread,
     Lead,
     Mailbox,
+    ManualThreadDecision,
 )
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "LeadStatus",
     "MailProvider",
     "Mailbox",
+    "ManualThreadDecision",
     "MonitorState",
     "UTCDateTime",
     "UptimeEvent",

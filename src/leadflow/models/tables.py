@@ -242,6 +242,30 @@ class EmailMessage(Base):
     thread: Mapped[EmailThread] = relationship(back_populates="messages", lazy="raise")
 
 
+class ManualThreadDecision(Base):
+    """A manual link or unlink of a thread that left the mailbox (every message deleted, trashed
+    or marked spam), kept until the thread comes back (`sync.thread_aggregates`).
+
+    A thread row goes with its last message; without this the owner's decision would go with it,
+    and a thread taken back out of the bin would be matched by the rules again. At most one row
+    per thread that was ever decided by hand, so no retention rule is needed. `customer_id`
+    NULL: unlinked by hand; a deleted customer takes its links with it.
+    """
+
+    __tablename__ = "manual_thread_decisions"
+    __table_args__ = (
+        UniqueConstraint("mailbox_id", "gmail_thread_id"),
+        Index("ix_manual_thread_decisions_customer_id", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    gmail_thread_id: Mapped[str] = mapped_column(String(200))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    decided_at: Mapped[datetime | None]
+    removed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class EmailIngestRun(Base):
     __tablename__ = "email_ingest_runs"
     __table_args__ = (

@@ -29,10 +29,12 @@ from leadflow.leads.responses import (
     facts_of_messages,
     lock_responses,
     outbound_facts,
+    refresh_for_customers,
     refresh_for_messages,
 )
 from leadflow.mail.message import ParsedMessage
 from leadflow.models import EmailMessage, EmailThread, utcnow
+from leadflow.sync.manual_decisions import restore_decisions
 from leadflow.sync.thread_aggregates import THREADS as _THREADS
 from leadflow.sync.thread_aggregates import chunks as _chunks
 from leadflow.sync.thread_aggregates import recompute_threads
@@ -202,6 +204,8 @@ async def store_messages(
         mailbox_id=mailbox_id,
         gmail_thread_ids=sorted({m.gmail_thread_id for m in batch}),
     )
+    # A thread decided by hand that left the mailbox and is back: the decision comes back too.
+    restored = await restore_decisions(session, mailbox_id=mailbox_id, thread_ids=thread_ids)
     before: dict[str, tuple[int, list[str], str | None]] = {}
     for chunk in _chunks([m.gmail_message_id for m in batch]):
         result = await session.execute(
@@ -253,6 +257,7 @@ async def store_messages(
     await add_replies(session, await facts_of_messages(session, new_ids))
     changed_ids = [s.id for s in out.stored if not s.is_new]
     await refresh_for_messages(session, await facts_of_messages(session, changed_ids))
+    await refresh_for_customers(session, restored)
     return out
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.customers.counters import refresh_counters
 from leadflow.models import EmailMessage, EmailThread, utcnow
+from leadflow.sync.manual_decisions import keep_decisions
 
 THREADS: Table = EmailThread.__table__  # type: ignore[assignment]
 # Keeps every statement far below SQLite's and asyncpg's bound-parameter limits (~32k).
@@ -59,7 +60,8 @@ async def recompute_threads(session: AsyncSession, *, thread_ids: Iterable[int])
     """Recompute count, last date, participants, labels, subject and snippet of each thread.
 
     Subject comes from the earliest message, snippet from the latest (undated messages sort
-    first). A thread left without messages is deleted.
+    first). A thread left without messages is deleted; a manual link or unlink of it is kept
+    for its return (`sync.manual_decisions`).
     """
     ids = sorted(set(thread_ids))
     if not ids:
@@ -119,6 +121,7 @@ async def _write_aggregates(
     """Write the aggregates that differ, drop empty threads; return the ids of both."""
     empty = [tid for tid, agg in aggregates.items() if agg.message_count == 0]
     for chunk in chunks(empty):
+        await keep_decisions(session, chunk)
         await session.execute(delete(EmailThread).where(EmailThread.id.in_(chunk)))
     current: dict[int, tuple[Any, ...]] = {}
     live = [tid for tid, agg in aggregates.items() if agg.message_count]
