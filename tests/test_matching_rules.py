@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from leadflow.matching import rules
 from leadflow.matching.rules import CustomerIndex, MatchDecision, ThreadFacts, decide
@@ -227,7 +231,6 @@ def test_it_finds_danish_phone_numbers_in_common_formats(body: str, expected: se
         "Modtaget 9-10-2025 kl. 20:31",
         "Dato 20.10.2025",
         "Konto 2211334455667788",
-        "Ring +46 22 11 33 44 55",
         "Reference 12345678",
         "",
     ],
@@ -269,3 +272,65 @@ def test_settled_before_phone_holds_for_stronger_rules_only() -> None:
     assert rules.settled_before(matched(1, rules.EXACT_EMAIL), rules.PHONE)
     assert not rules.settled_before(matched(1, rules.DOMAIN), rules.PHONE)
     assert not rules.settled_before(rules.NO_MATCH, rules.PHONE)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("Mobil +46 70 123 45 67, hilsen Sven", {"+46701234567"}),
+        ("tlf 0046 70-123 45 67", {"+46701234567"}),
+        ("Ring +47 912 34 567 eller 22 11 33 44", {"+4791234567", "+4522113344"}),
+        ("Büro: +49 30 1234567.", {"+49301234567"}),
+        # Not in Sweden's numbering plan, but the right length: as a lead form's number is kept.
+        ("Ring gerne på +46717838651.", {"+46717838651"}),
+        ("Ring +46 22 11 33 44 55", {"+462211334455"}),  # never its Danish-looking tail
+        ("CVR +46 70 123 45 67", set()),  # a registration number's context, as for Danish ones
+        ("Ring +46 70 123 45 67 22 11 33 44", set()),  # two numbers run together: neither
+    ],
+)
+def test_it_finds_other_countries_numbers_written_with_their_code(
+    body: str, expected: set[str]
+) -> None:
+    assert rules.extract_phones(body) == expected
+
+
+REGIONS = ("SE", "NO", "DE", "GB", "PL", "NL", "FI", "IS")
+
+
+@st.composite
+def foreign_mobile(draw: st.DrawFn) -> tuple[str, str]:
+    """A mobile number of another country (valid, or at least the right length), as E.164 and as
+    a person might write it."""
+    region = draw(st.sampled_from(REGIONS))
+    example = phonenumbers.example_number_for_type(region, PhoneNumberType.MOBILE)
+    assert example is not None
+    national = str(example.national_number)
+    kept = draw(st.integers(min_value=2, max_value=len(national) - 1))
+    tail = draw(st.text("0123456789", min_size=len(national) - kept, max_size=len(national) - kept))
+    number = phonenumbers.parse(f"+{example.country_code}{national[:kept]}{tail}")
+    assume(phonenumbers.is_possible_number(number))
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    written = phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
+    if draw(st.booleans()):
+        written = "00" + written.removeprefix("+")
+    separator = draw(st.sampled_from([" ", "-", "."]))
+    return e164, written.replace(" ", separator)
+
+
+@given(
+    number=foreign_mobile(),
+    before=st.sampled_from(["Ring på ", "Mobil: ", "tlf. ", "Mit nummer er ", "\n"]),
+    after=st.sampled_from(["", ".", ", mvh Ida", " (efter kl. 16)", "\nHilsen"]),
+)
+def test_a_foreign_mobile_written_out_is_read_whole_and_alone(
+    number: tuple[str, str], before: str, after: str
+) -> None:
+    e164, written = number
+    assert rules.extract_phones(f"Hej\n{before}{written}{after}") == {e164}
+
+
+def test_a_customer_with_a_swedish_number_is_matched_by_it() -> None:
+    index = index_of((7, "sven@example.se", "+46701234567"))
+    phones = rules.extract_phones("Hej, ring til mig på +46 70 123 45 67.\nSven")
+    decision = decide(facts(inbound_phones=phones), index, EXCLUSIONS)
+    assert decision == matched(7, rules.PHONE)

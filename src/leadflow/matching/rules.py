@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from fnmatch import translate
 from functools import lru_cache
 
+import phonenumbers
+
 from leadflow.phones import to_e164
 
 MANUAL = "manual"
@@ -381,12 +383,42 @@ def _danish_e164(digits: str) -> str | None:
     return to_e164("+45" + digits)
 
 
+# Another country's code written out (+46 70 123 45 67, 0047 912 34 567): a hint that the text
+# holds a foreign number, which the phonenumbers library then reads whole.
+_FOREIGN_HINT = re.compile(r"(?<![\w+])(?:\+|00)\s?(?!45)[1-9]")
+
+
+def _foreign_phones(text: str) -> set[str]:
+    """Numbers written with a country code other than Denmark's, as E.164.
+
+    Only with the code written out: a number without one is read as Danish (`_PHONE_RE`), and
+    a foreign number without its code is not told from other digits. Possible (the right length
+    for that country) rather than valid, as `phones.to_e164` stores customers' numbers: a lead
+    form's `+46 71…` is kept on the customer, so the same number in a mail must find them. A
+    number read wrongly finds nobody: the phone rule needs a customer with exactly that number.
+    """
+    found: set[str] = set()
+    if not _FOREIGN_HINT.search(text):
+        return found
+    for match in phonenumbers.PhoneNumberMatcher(
+        text, "DK", leniency=phonenumbers.Leniency.POSSIBLE
+    ):
+        number = match.number
+        if number.country_code == 45 or not match.raw_string.startswith(("+", "00")):
+            continue
+        if _NOT_PHONE_CONTEXT.search(text[max(0, match.start - 20) : match.start]):
+            continue
+        found.add(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    return found
+
+
 def extract_phones(body: str | None) -> frozenset[str]:
-    """Danish phone numbers written in the new (unquoted) part of a message body, as E.164."""
+    """Phone numbers written in the new (unquoted) part of a message body, as E.164: Danish
+    numbers with or without +45, other countries' with their code written out."""
     if not body:
         return frozenset()
     text = strip_quoted(body)
-    found: set[str] = set()
+    found: set[str] = _foreign_phones(text)
     for match in _PHONE_RE.finditer(text):
         if _NOT_PHONE_CONTEXT.search(text[max(0, match.start() - 20) : match.start()]):
             continue
