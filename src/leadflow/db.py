@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Boolean, String, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -51,6 +53,16 @@ def sqlite_file(raw: str) -> Path | None:
 
 def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def conflict_insert(executor: AsyncSession | AsyncConnection | AsyncEngine, table: Any) -> Any:
+    """The database's own INSERT for `table`, which has on_conflict_do_nothing/_do_update
+    (PostgreSQL and SQLite alike)."""
+    if isinstance(executor, AsyncSession):
+        name = executor.get_bind().dialect.name
+    else:
+        name = executor.dialect.name
+    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
 
 
 def create_engine(settings: Settings, *, application_name: str = "leadflow") -> AsyncEngine:

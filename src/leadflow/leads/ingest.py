@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.customers.counters import refresh_counters
+from leadflow.db import conflict_insert
 from leadflow.leads.parsers import LeadEmail, ParsedLead, parse_lead
 from leadflow.leads.repair import snapshot
 from leadflow.leads.responses import (
@@ -64,13 +64,6 @@ def find_lead(message: ParsedMessage, settings: Settings) -> ParsedLead | None:
         senders=settings.lead_senders,
         own_domains=settings.own_domains,
     )
-
-
-def _insert(session: AsyncSession, table: type[Customer] | type[Lead]) -> Any:
-    """A dialect INSERT that supports ON CONFLICT (PostgreSQL and SQLite alike)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 class CustomerDetails(Protocol):
@@ -123,7 +116,7 @@ async def ensure_customers(
         }
         for email, lead in by_email.items()
     ]
-    stmt = _insert(session, Customer).values(rows)
+    stmt = conflict_insert(session, Customer).values(rows)
     stmt = stmt.on_conflict_do_nothing(index_elements=["email"]).returning(Customer.id)
     created = len((await session.execute(stmt)).all())
     if report is not None:
@@ -294,7 +287,7 @@ async def _insert_leads(
     if not rows:
         return {}
     stmt = (
-        _insert(session, Lead)
+        conflict_insert(session, Lead)
         .on_conflict_do_nothing(index_elements=["mailbox_id", "gmail_message_id"])
         .returning(Lead.gmail_message_id, Lead.id)
     )

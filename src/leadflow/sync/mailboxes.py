@@ -14,13 +14,10 @@ Gmail resync cannot tell archive mail from mail deleted at Gmail. So:
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadflow.db import transaction
+from leadflow.db import conflict_insert, transaction
 from leadflow.models import Mailbox, MailProvider, utcnow
 from leadflow.settings import Settings
 
@@ -92,16 +89,12 @@ async def ensure_mailbox(
     async with transaction(sessionmaker) as session:
         row = {"email": email, "provider": provider, "created_at": utcnow()}
         await session.execute(
-            _insert(session).values(row).on_conflict_do_nothing(index_elements=["email"])
+            conflict_insert(session, Mailbox)
+            .values(row)
+            .on_conflict_do_nothing(index_elements=["email"])
         )
         mailbox = await session.scalar(select(Mailbox).where(Mailbox.email == email))
     assert mailbox is not None  # inserted or already there; rows are never deleted here
     if mailbox.provider is not provider:
         raise MailboxKindConflict(email, mailbox.provider, provider)
     return mailbox
-
-
-def _insert(session: AsyncSession) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(Mailbox)
-    return sqlite.insert(Mailbox)

@@ -12,23 +12,16 @@ unmatched, and the owner's link was gone.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from leadflow.db import conflict_insert
 from leadflow.matching.rules import MANUAL
 from leadflow.models import EmailThread, ManualThreadDecision, utcnow
 
 _DECISIONS: Table = ManualThreadDecision.__table__  # type: ignore[assignment]
 _THREADS: Table = EmailThread.__table__  # type: ignore[assignment]
-
-
-def _insert(session: AsyncSession) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(_DECISIONS)
-    return sqlite.insert(_DECISIONS)
 
 
 async def keep_decisions(session: AsyncSession, thread_ids: Sequence[int]) -> int:
@@ -58,7 +51,7 @@ async def keep_decisions(session: AsyncSession, thread_ids: Sequence[int]) -> in
         }
         for mailbox_id, gmail_thread_id, customer_id, decided_at in rows
     ]
-    stmt = _insert(session)
+    stmt = conflict_insert(session, _DECISIONS)
     # A row left from an earlier absence is stale: the thread was decided again since.
     stmt = stmt.on_conflict_do_update(
         index_elements=["mailbox_id", "gmail_thread_id"],

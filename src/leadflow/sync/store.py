@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from leadflow.db import conflict_insert
 from leadflow.leads.response_time import MessageFacts
 from leadflow.leads.responses import (
     add_replies,
@@ -91,13 +91,6 @@ class LabelChange:
         return result
 
 
-def _insert(session: AsyncSession, table: Table) -> Any:
-    """The dialect's INSERT, which has on_conflict_do_nothing / on_conflict_do_update."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
 def _message_row(mailbox_id: int, thread_id: int, msg: ParsedMessage) -> dict[str, Any]:
     return {
         "mailbox_id": mailbox_id,
@@ -163,7 +156,7 @@ async def _ensure_threads(
             }
             for gid in chunk
         ]
-        stmt = _insert(session, _THREADS).on_conflict_do_nothing(
+        stmt = conflict_insert(session, _THREADS).on_conflict_do_nothing(
             index_elements=["mailbox_id", "gmail_thread_id"]
         )
         await session.execute(stmt, rows)
@@ -269,7 +262,7 @@ async def _upsert_messages(
 ) -> dict[str, int]:
     """Insert or overwrite `messages`; return gmail_message_id → row id."""
     rows = [_message_row(mailbox_id, thread_ids[m.gmail_thread_id], m) for m in messages]
-    stmt = _insert(session, _MESSAGES)
+    stmt = conflict_insert(session, _MESSAGES)
     keep = {"id", "mailbox_id", "gmail_message_id", "created_at"}
     stmt = stmt.on_conflict_do_update(
         index_elements=["mailbox_id", "gmail_message_id"],

@@ -19,10 +19,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from leadflow.db import conflict_insert
 from leadflow.models import MonitorState, UptimeEvent, UptimeIncident, UptimeMonitor
 from leadflow.monitoring.uptime.alerts import Alert
 
@@ -34,11 +33,6 @@ class Recorded:
     incident: str  # opened | closed | recorded | extended | unchanged
 
 
-def _insert(session: AsyncSession, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-
-
 def _start_of(alert: Alert) -> datetime:
     if alert.is_up and alert.duration_seconds:
         return alert.occurred_at - timedelta(seconds=alert.duration_seconds)
@@ -47,7 +41,7 @@ def _start_of(alert: Alert) -> datetime:
 
 async def _locked_monitor(session: AsyncSession, alert: Alert) -> UptimeMonitor:
     await session.execute(
-        _insert(session, UptimeMonitor)
+        conflict_insert(session, UptimeMonitor)
         .values(
             external_id=alert.monitor_id,
             friendly_name=alert.friendly_name,
@@ -71,7 +65,7 @@ async def record_alert(session: AsyncSession, alert: Alert, payload: dict[str, A
     """Store `alert` (once) and open, close or record the incident it implies."""
     monitor = await _locked_monitor(session, alert)
     event_id = await session.scalar(
-        _insert(session, UptimeEvent)
+        conflict_insert(session, UptimeEvent)
         .values(
             monitor_id=monitor.id,
             alert_type=alert.alert_type,
