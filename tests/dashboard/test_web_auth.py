@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import httpx
@@ -13,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from leadflow.api.app import create_app
+from leadflow.dashboard.web import logouts
 from leadflow.dashboard.web import session as web_session
 from leadflow.dashboard.web.deps import LOGIN_PATH
 from leadflow.settings import Settings
@@ -220,3 +223,90 @@ def test_the_csrf_token_belongs_to_one_session() -> None:
     assert not web_session.csrf_valid(two, token, settings)
     assert not web_session.csrf_valid(one, "", settings)
     assert not web_session.csrf_valid(None, token, settings)
+
+
+async def _copy_of(visitor: httpx.AsyncClient, app: FastAPI) -> httpx.AsyncClient:
+    """Another client holding the same session cookie (another device, a copied cookie)."""
+    copy = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
+    )
+    copy.cookies.set(web_session.COOKIE_NAME, visitor.cookies[web_session.COOKIE_NAME])
+    return copy
+
+
+async def test_a_copy_of_the_cookie_is_refused_after_the_logout(
+    app: FastAPI, visitor: httpx.AsyncClient
+) -> None:
+    csrf = await logged_in_csrf(visitor)
+    async with await _copy_of(visitor, app) as copy:
+        assert (await copy.get("/dashboard")).status_code == 200
+        await visitor.post("/dashboard/logout", data={"csrf_token": csrf})
+        answer = await copy.get("/dashboard")
+        assert answer.status_code == 303
+        assert answer.headers["location"].startswith(LOGIN_PATH)
+        # The login page shows its form to the logged-out cookie (no loop back to a page) ...
+        form = await copy.get(LOGIN_PATH)
+        assert form.status_code == 200
+        # ... and logging in again works, with a new session.
+        assert (await log_in(copy)).status_code == 303
+        assert (await copy.get("/dashboard")).status_code == 200
+
+
+async def test_one_logout_leaves_the_other_sessions_alone(
+    app: FastAPI, visitor: httpx.AsyncClient
+) -> None:
+    csrf = await logged_in_csrf(visitor)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
+    ) as other:
+        assert (await log_in(other)).status_code == 303
+        await visitor.post("/dashboard/logout", data={"csrf_token": csrf})
+        assert (await other.get("/dashboard")).status_code == 200
+
+
+async def test_a_logout_in_one_worker_holds_in_another(
+    app: FastAPI, settings: Settings, visitor: httpx.AsyncClient
+) -> None:
+    """Two apps on one database, as `serve --workers 2` runs them."""
+    csrf = await logged_in_csrf(visitor)
+    second = create_app(settings)
+    async with LifespanManager(second), await _copy_of(visitor, second) as elsewhere:
+        assert (await elsewhere.get("/dashboard")).status_code == 200
+        await visitor.post("/dashboard/logout", data={"csrf_token": csrf})
+        assert (await elsewhere.get("/dashboard")).status_code == 303
+
+
+async def test_two_logouts_of_one_session_at_once_both_land_on_the_login(
+    app: FastAPI, visitor: httpx.AsyncClient
+) -> None:
+    csrf = await logged_in_csrf(visitor)
+    async with await _copy_of(visitor, app) as copy:
+        answers = await asyncio.gather(
+            visitor.post("/dashboard/logout", data={"csrf_token": csrf}),
+            copy.post("/dashboard/logout", data={"csrf_token": csrf}),
+        )
+        assert [(a.status_code, a.headers.get("location")) for a in answers] == [
+            (303, LOGIN_PATH),
+            (303, LOGIN_PATH),
+        ]
+        assert (await copy.get("/dashboard")).status_code == 303
+
+
+async def test_a_logout_forgets_the_logouts_that_expired(app: FastAPI, settings: Settings) -> None:
+    engine = app.state.engine
+    now = datetime.now(UTC)
+    old = web_session.Session(
+        sid="old", authenticated=True, issued_at=int((now - timedelta(days=30)).timestamp())
+    )
+    recent = web_session.Session(sid="recent", authenticated=True, issued_at=int(now.timestamp()))
+    # Logged out 30 days ago, a week after it was issued (its lifetime), so kept until then.
+    await logouts.log_out(engine, old, settings, now=now - timedelta(days=29))
+    assert await logouts.is_logged_out(engine, "old")
+
+    await logouts.log_out(engine, recent, settings, now=now)
+
+    assert not await logouts.is_logged_out(engine, "old")
+    assert await logouts.is_logged_out(engine, "recent")
+    # A session already past its lifetime needs no row: the cookie is refused on its own.
+    await logouts.log_out(engine, old, settings, now=now)
+    assert not await logouts.is_logged_out(engine, "old")

@@ -24,6 +24,7 @@ from leadflow.models.monitoring import UptimeEvent, UptimeIncident, UptimeMonito
 from leadflow.models.tables import (
     Booking,
     Customer,
+    DashboardLogout,
     EmailIngestRun,
     EmailMessage,
     EmailThread,
@@ -41,6 +42,7 @@ __all__ = [
     "BookingStatus",
     "Customer",
     "CustomerStatus",
+    "DashboardLogout",
     "Direction",
     "EmailIngestRun",
     "EmailMessage",

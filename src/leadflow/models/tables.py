@@ -375,3 +375,18 @@ _newest_first(
     postgresql_where=EmailThread.is_matched.is_(False),
     sqlite_where=EmailThread.is_matched.is_(False),
 )
+
+
+class DashboardLogout(Base):
+    """A dashboard session that was logged out, refused until it would have expired anyway.
+
+    The session cookie is signed and holds no server state (`dashboard.web.session`); without
+    this, a copy of the cookie taken before the logout kept working until its expiry. Rows
+    whose `expires_at` has passed are deleted at the next logout.
+    """
+
+    __tablename__ = "dashboard_logouts"
+    __table_args__ = (Index("ix_dashboard_logouts_expires_at", "expires_at"),)
+
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

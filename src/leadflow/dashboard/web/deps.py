@@ -9,6 +9,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.datastructures import FormData
 
 from leadflow.api.routing import RetryingRoute
+from leadflow.dashboard.web import logouts
 from leadflow.dashboard.web import session as web_session
 from leadflow.errors import AppError, Forbidden
 from leadflow.settings import Settings
@@ -37,9 +38,23 @@ def current_session(request: Request) -> web_session.Session | None:
     return found
 
 
-async def require_login(request: Request) -> web_session.Session:
+async def logged_in_session(request: Request) -> web_session.Session | None:
+    """The request's session when it is logged in and was not logged out (`logouts`); a
+    logged-out session counts as none for the rest of the request (cached on the request)."""
     session = current_session(request)
     if session is None or not session.authenticated:
+        return None
+    if not getattr(request.state, "web_session_checked", False):
+        request.state.web_session_checked = True
+        if await logouts.is_logged_out(request.app.state.engine, session.sid):
+            request.state.web_session = None
+            return None
+    return session
+
+
+async def require_login(request: Request) -> web_session.Session:
+    session = await logged_in_session(request)
+    if session is None:
         raise LoginRequired("log in to see the dashboard")
     return session
 

@@ -11,8 +11,15 @@ from fastapi.responses import RedirectResponse, Response
 
 from leadflow.api.routing import RetryingRoute
 from leadflow.api.throttle import AuthThrottle, client_address
+from leadflow.dashboard.web import logouts
 from leadflow.dashboard.web import session as web_session
-from leadflow.dashboard.web.deps import LOGIN_PATH, PREFIX, CsrfForm, current_session
+from leadflow.dashboard.web.deps import (
+    LOGIN_PATH,
+    PREFIX,
+    CsrfForm,
+    current_session,
+    logged_in_session,
+)
 from leadflow.dashboard.web.templating import render
 from leadflow.settings import Settings
 
@@ -30,8 +37,7 @@ def _safe_next(target: str | None) -> str:
 async def login_page(
     request: Request, next_url: Annotated[str | None, Query(alias="next", max_length=2000)] = None
 ) -> Response:
-    session = current_session(request)
-    if session is not None and session.authenticated:
+    if await logged_in_session(request) is not None:
         return RedirectResponse(_safe_next(next_url), status_code=303)
     return _login_form(request, next_url=_safe_next(next_url))
 
@@ -89,6 +95,10 @@ async def login_submit(request: Request, form: CsrfForm) -> Response:
 
 @router.post("/logout", name="dashboard.logout")
 async def logout(request: Request, form: CsrfForm) -> Response:
+    session = current_session(request)
+    if session is not None and session.authenticated:
+        # Every worker refuses this session from now on, copies of the cookie included.
+        await logouts.log_out(request.app.state.engine, session, request.app.state.settings)
     response = RedirectResponse(str(request.app.url_path_for("dashboard.login")), status_code=303)
     web_session.clear_cookie(response, request)
     return response

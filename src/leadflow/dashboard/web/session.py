@@ -3,7 +3,8 @@
 The cookie holds `<payload>.<signature>`: the payload (base64url JSON) names a random session id,
 whether the session is logged in, and when it was issued; the signature is an HMAC-SHA256 under a
 key derived from `LEADFLOW_API_TOKEN`. Nothing secret is in the cookie, and changing the API token
-invalidates every session. The cookie is HTTP-only and SameSite=Lax; `Secure` follows
+invalidates every session. A logout is the one piece of server state: the session id is refused
+from then on (`logouts`). The cookie is HTTP-only and SameSite=Lax; `Secure` follows
 `LEADFLOW_DASHBOARD_SECURE_COOKIE` (unset: only when the request came over https, so the demo on
 http://127.0.0.1 works and a deployment behind an https proxy gets it).
 
