@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import math
 from collections.abc import AsyncIterator
 
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.api.app import create_app
-from leadflow.api.throttle import AuthThrottle
+from leadflow.api.throttle import AuthThrottle, client_network
 from leadflow.dashboard.web.deps import LOGIN_PATH
 from leadflow.settings import Settings
 from tests.conftest import API_TOKEN
@@ -223,3 +224,42 @@ async def test_an_empty_login_is_no_guess(throttled_app: FastAPI) -> None:
         then = await log_in(visitor)
     assert {answer.status_code for answer in empty} == {401}
     assert then.status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("address", "counted_as"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("fe80::1%eth0", "fe80::/64"),
+        ("testclient", "testclient"),
+    ],
+)
+def test_an_ipv6_client_counts_by_its_64_network(address: str, counted_as: str) -> None:
+    assert client_network({"type": "http", "client": (address, 40000)}) == counted_as
+
+
+def test_a_request_without_a_client_address_counts_as_unknown() -> None:
+    assert client_network({"type": "http", "client": None}) == "unknown"
+
+
+@given(interface=st.integers(min_value=0, max_value=2**64 - 1))
+def test_every_address_of_one_64_network_counts_alike(interface: int) -> None:
+    network = ipaddress.IPv6Network("2001:db8:ab:cd::/64")
+    address = str(network.network_address + interface)
+    assert client_network({"type": "http", "client": (address, 1)}) == str(network)
+
+
+async def test_guesses_from_fresh_ipv6_addresses_of_one_network_are_held_together(
+    throttled_app: FastAPI,
+) -> None:
+    answers = []
+    for n in range(LIMIT + 1):
+        async with _client(throttled_app, f"2001:db8:1:2::{n + 1:x}") as guesser:
+            answers.append(await guesser.get("/api/leads", headers=_bearer(f"guess-{n}")))
+    async with _client(throttled_app, "2001:db8:1:3::1") as neighbour:
+        elsewhere = await neighbour.get("/api/leads", headers=_bearer(API_TOKEN))
+    assert [answer.status_code for answer in answers] == [401] * LIMIT + [429]
+    assert elsewhere.status_code == 200  # the next /64 is someone else

@@ -16,7 +16,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leadflow.api.deps import MISSING_TOKEN, WRONG_TOKEN, bearer_problem
-from leadflow.api.throttle import AuthThrottle, client_address, too_many_attempts
+from leadflow.api.throttle import AuthThrottle, client_network, too_many_attempts
 from leadflow.errors import error_response
 from leadflow.settings import Settings
 
@@ -53,7 +53,7 @@ class RequestGuard:
             if problem != MISSING_TOKEN:
                 # A token, right or wrong: refused unanswered while the address is held.
                 throttle: AuthThrottle = state.auth_throttle
-                address = client_address(scope)
+                address = client_network(scope)
                 wait = throttle.retry_after(address)
                 if wait is not None:
                     await too_many_attempts(wait)(scope, receive, send)

@@ -11,11 +11,13 @@ without any token is no guess: it is not counted, and is answered 401 as ever, h
 The count lives in the process's memory (one per `serve` worker, so with N workers an address
 gets up to N × the limit) and forgets the least recently seen address beyond `max_clients`.
 The address is the one uvicorn reports: behind a reverse proxy it is the `X-Forwarded-For`
-one only when the proxy is trusted (uvicorn's `FORWARDED_ALLOW_IPS`, default loopback).
+one only when the proxy is trusted (uvicorn's `FORWARDED_ALLOW_IPS`, default loopback). An IPv6
+client counts by its /64 network (`client_network`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import time
@@ -30,10 +32,27 @@ from leadflow.errors import error_response
 log = logging.getLogger(__name__)
 
 
-def client_address(scope: Scope) -> str:
-    """The request's client address as the server saw it ("unknown" when it has none)."""
+def client_network(scope: Scope) -> str:
+    """What the throttle counts a request's failures against: the client's IPv4 address, or the
+    /64 network of an IPv6 one ("unknown" when the server saw no client address).
+
+    An IPv6 subscriber is given a whole /64 (often more) and may send from any address in it,
+    so counting single IPv6 addresses would let one client guess on and on from fresh ones.
+    An IPv4-mapped IPv6 address counts as its IPv4 address.
+    """
     client = scope.get("client")
-    return str(client[0]) if client else "unknown"
+    if not client:
+        return "unknown"
+    address = str(client[0])
+    try:
+        ip = ipaddress.ip_address(address.partition("%")[0])  # without a zone (fe80::1%eth0)
+    except ValueError:
+        return address  # not an IP (a test client, a Unix socket's peer name)
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 class AuthThrottle:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from leadflow.api.routing import RetryingRoute
-from leadflow.api.throttle import AuthThrottle, client_address
+from leadflow.api.throttle import AuthThrottle, client_network
 from leadflow.dashboard.web import logouts
 from leadflow.dashboard.web import session as web_session
 from leadflow.dashboard.web.deps import (
@@ -76,7 +76,7 @@ async def login_submit(request: Request, form: CsrfForm) -> Response:
     if not given:
         return _login_form(request, next_url=next_url, error="wrong_token")
     throttle: AuthThrottle = request.app.state.auth_throttle
-    address = client_address(request.scope)
+    address = client_network(request.scope)
     wait = throttle.retry_after(address)
     if wait is not None:
         return _login_form(request, next_url=next_url, error="too_many", retry_after=wait)
