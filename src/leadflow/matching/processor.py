@@ -53,6 +53,24 @@ class MatchingProcessor:
         self.touched_customers |= {cid for cid in customers if cid is not None}
         await refresh_counters(session, customers)
 
+    async def threads_shrunk(
+        self, session: AsyncSession, mailbox: Mailbox, thread_ids: Sequence[int]
+    ) -> None:
+        """Decide again threads that lost messages: the rules look only at the mail a thread
+        still holds, so a match that rested on a deleted message must not outlive it (manual
+        links and unlinks are kept, as always). A thread whose lead mail went keeps its lead
+        match: the lead stays, and so does the rule that reads it."""
+        if self.customers is None:
+            self.customers = CustomerIndexCache(build_settings_exclusions(self.settings))
+        report = await match_threads(
+            session,
+            settings=self.settings,
+            thread_ids=thread_ids,
+            only_unmatched=False,
+            customers=self.customers,
+        )
+        self.matched += report.changed
+
 
 async def rematch_after_sync(session: AsyncSession, settings: Settings) -> int:
     """Re-run the rules over unmatched and weakly matched threads; return how many changed.

@@ -39,6 +39,7 @@ from leadflow.sync.pipeline import (
     ParseOptions,
     Pipeline,
     Progress,
+    after_removals,
     default_processors,
 )
 from leadflow.sync.runs import RunRecorder, close_interrupted_runs
@@ -163,6 +164,7 @@ class SyncJob:
                 session, mailbox_id=self.mailbox.id, changes=changes
             )
             self.run.updated += changed.relabelled + changed.removed
+            await after_removals(session, self.processors, self.mailbox, self.run)
             await self.run.save(session)
         if (changed.relabelled or changed.removed) and self.observer is not None:
             await self.observer.data_changed()

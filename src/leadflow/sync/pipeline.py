@@ -25,6 +25,7 @@ from leadflow.settings import Settings
 from leadflow.sync.lease import MailboxLease
 from leadflow.sync.runs import RunRecorder
 from leadflow.sync.store import StoredMessage, store_messages
+from leadflow.sync.thread_aggregates import take_shrunk_threads
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,39 @@ class FinishingProcessor(MessageProcessor, Protocol):
     """A processor with work to do once the whole sync is stored (its own transaction)."""
 
     async def finish(self, session: AsyncSession, mailbox: Mailbox) -> None: ...
+
+
+class ShrinkingProcessor(MessageProcessor, Protocol):
+    """A processor that also acts on threads that lost messages (deleted, moved to spam or the
+    bin, or to another thread) and still hold some, in the transaction that removed them."""
+
+    async def threads_shrunk(
+        self, session: AsyncSession, mailbox: Mailbox, thread_ids: Sequence[int]
+    ) -> None: ...
+
+
+async def after_removals(
+    session: AsyncSession,
+    processors: Sequence[MessageProcessor],
+    mailbox: Mailbox,
+    run: RunRecorder,
+) -> None:
+    """Give the threads this transaction shrank (`thread_aggregates.take_shrunk_threads`) to
+    the processors that act on them, each in a savepoint like `Pipeline`'s batches."""
+    shrunk = take_shrunk_threads(session)
+    if not shrunk:
+        return
+    for processor in processors:
+        hook = getattr(processor, "threads_shrunk", None)
+        if hook is None:
+            continue
+        name = type(processor).__name__
+        try:
+            async with session.begin_nested():
+                await hook(session, mailbox, shrunk)
+        except Exception as exc:
+            log.exception("processor %s failed on %d shrunk threads", name, len(shrunk))
+            run.record_error(None, f"processor {name} failed: {exc}"[:500])
 
 
 def default_processors(settings: Settings) -> list[MessageProcessor]:
@@ -174,6 +208,7 @@ class Pipeline:
                     await self._process(session, result.stored)
                 if extra is not None:
                     await extra(session)
+                await after_removals(session, self.processors, self.mailbox, self.run)
                 if self.client_stats is not None:
                     calls, retries = self.client_stats()
                     self.run.set_client_stats(api_calls=calls, retries=retries)

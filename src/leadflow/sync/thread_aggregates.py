@@ -56,6 +56,18 @@ class _Aggregate:
     snippet: str | None = None
 
 
+# Threads that lost messages and still hold some, noted on the session for the job that owns
+# the transaction (`take_shrunk_threads`): their match may have rested on what went.
+_SHRUNK = "leadflow.shrunk_threads"
+
+
+def take_shrunk_threads(session: AsyncSession) -> list[int]:
+    """The threads this session's recomputes found with fewer messages than before (and not
+    emptied), since the last call; the list is cleared."""
+    shrunk: set[int] = session.info.pop(_SHRUNK, set())
+    return sorted(shrunk)
+
+
 async def recompute_threads(session: AsyncSession, *, thread_ids: Iterable[int]) -> None:
     """Recompute count, last date, participants, labels, subject and snippet of each thread.
 
@@ -139,6 +151,11 @@ async def _write_aggregates(
         )
         current.update({row[0]: tuple(row[1:]) for row in result})
     changed: list[dict[str, Any]] = []
+    shrunk = {
+        tid for tid in live if tid in current and aggregates[tid].message_count < current[tid][0]
+    }
+    if shrunk:
+        session.info.setdefault(_SHRUNK, set()).update(shrunk)
     for tid in live:
         agg = aggregates[tid]
         values = (
