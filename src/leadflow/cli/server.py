@@ -69,6 +69,8 @@ def run_server(
     from leadflow.api.app import create_app
 
     app = create_app(settings, background_sync=background_sync)
+    # loop and http stay "auto": uvloop and httptools (dependencies) when they import, which
+    # about halves the server's own CPU per request (docs/benchmarks.md, issue #10).
     config = uvicorn.Config(app, host=host, port=port, log_config=None)
     server = uvicorn.Server(config)
     server.run(sockets=[sock or bind_listener(host, port)])
