@@ -29,7 +29,12 @@ from leadflow.api.page_json import (
     _render_postgresql,
     statements_for,
 )
-from leadflow.api.pagination import PageParams, PlannerEstimates, estimates_for
+from leadflow.api.pagination import (
+    EXACT_COUNT_LIMIT,
+    PageParams,
+    PlannerEstimates,
+    estimates_for,
+)
 from leadflow.bookings import service as booking_service
 from leadflow.bookings.schemas import BOOKING_FIELDS
 from leadflow.customers import service as customer_service
@@ -416,3 +421,51 @@ async def test_a_list_query_without_a_cache_key_is_compiled_per_request_and_stil
     _assert_same(fast, reference, "uncacheable")
     assert [c["name"] for c in json.loads(fast.items)] == ["Kunde 0", "Kunde 1"]
     assert len(compiled) == before
+
+
+async def _new_leads(engine: AsyncEngine, count: int, start: int = 0) -> None:
+    rows = [
+        {"source": "website", "email": f"n{start + i}@example.dk", "status": "new"}
+        for i in range(count)
+    ]
+    async with engine.begin() as conn:
+        await conn.execute(Lead.__table__.insert(), rows)
+        await conn.exec_driver_sql("ANALYZE leads")
+
+
+@pytest.mark.postgres_only
+async def test_a_small_list_counts_its_total_in_the_page_statement_once_estimated(
+    engine: AsyncEngine,
+) -> None:
+    await _new_leads(engine, 120)
+    page = PageParams(limit=50, offset=50)
+    stmt = lead_service.list_query(statuses=[LeadStatus.NEW])
+    with capture(engine) as first:
+        before = await _render_postgresql(engine, stmt, LEAD_FIELDS, page, None)
+    with capture(engine) as second:
+        again = await _render_postgresql(
+            engine, lead_service.list_query(statuses=[LeadStatus.NEW]), LEAD_FIELDS, page, None
+        )
+    # First: the page, the planner's estimate, the bounded count; then the page alone.
+    assert len(first.statements) == 3
+    assert len(second.statements) == 1
+    assert before.total == again.total
+    assert (again.total.value, again.total.exact, again.total.has_more) == (120, True, True)
+    assert again.items == before.items
+
+
+@pytest.mark.postgres_only
+async def test_a_list_that_outgrew_its_kept_estimate_says_its_total_is_a_lower_bound(
+    engine: AsyncEngine,
+) -> None:
+    await _new_leads(engine, 9_990)
+    page = PageParams(limit=50, offset=0)
+    first = await _render_postgresql(
+        engine, lead_service.list_query(statuses=[LeadStatus.NEW]), LEAD_FIELDS, page, None
+    )
+    assert (first.total.value, first.total.exact) == (9_990, True)
+    await _new_leads(engine, 20, start=9_990)  # past the limit, while the estimate is kept
+    grown = await _render_postgresql(
+        engine, lead_service.list_query(statuses=[LeadStatus.NEW]), LEAD_FIELDS, page, None
+    )
+    assert (grown.total.value, grown.total.exact) == (EXACT_COUNT_LIMIT + 1, False)

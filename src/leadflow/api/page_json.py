@@ -60,9 +60,13 @@ from sqlalchemy.sql.compiler import ExpandedState, SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from leadflow.api.pagination import (
+    EXACT_COUNT_LIMIT,
     PageParams,
     Total,
+    bounded_count,
+    bounded_total,
     count_total,
+    estimates_for,
     fetch_page,
     next_link,
     parameters_key,
@@ -194,10 +198,14 @@ _LIMIT = bindparam("page_limit", type_=Integer)
 _OFFSET = bindparam("page_offset", type_=Integer)
 
 
+_COUNT_LIMIT = bindparam("count_limit", type_=Integer)
+
+
 def _page_statement(
-    stmt: Select[*tuple[Any, ...]], fields: JsonFields, parent: Parent | None
+    stmt: Select[*tuple[Any, ...]], fields: JsonFields, parent: Parent | None, counted: bool
 ) -> Select[Any]:
-    """The page of `stmt` as one row: rows seen, their JSON joined, and whether `parent` exists."""
+    """The page of `stmt` as one row: rows seen, their JSON joined, whether `parent` exists,
+    and (`counted`) the list's rows counted up to EXACT_COUNT_LIMIT + 1."""
     rows = stmt.with_only_columns(*fields.labelled, maintain_column_froms=True)
     window = rows.limit(_LIMIT).offset(_OFFSET).subquery("page")
     as_json = cast(func.row_to_json(window.table_valued()), Text)
@@ -207,6 +215,8 @@ def _page_statement(
     ]
     if parent is not None:
         columns.append(exists().where(parent.condition).label("parent"))
+    if counted:
+        columns.append(bounded_count(stmt, _COUNT_LIMIT).label("counted"))
     return select(*columns).select_from(window)
 
 
@@ -276,7 +286,11 @@ class CompiledPage:
 
 def _bounds(page: PageParams) -> dict[str, int]:
     """The window's parameters: one row more than the page (it tells whether more follow)."""
-    return {"page_limit": page.limit + 1, "page_offset": page.offset}
+    return {
+        "page_limit": page.limit + 1,
+        "page_offset": page.offset,
+        "count_limit": EXACT_COUNT_LIMIT + 1,
+    }
 
 
 _PAGE_BOUNDS = _bounds(PageParams(limit=0, offset=0))
@@ -298,12 +312,20 @@ async def _render_postgresql(
 ) -> RenderedPage:
     key = stmt._generate_cache_key()
     parent_key = parent.condition._generate_cache_key() if parent is not None else None
+    known = parameters_key(key) if _reusable(key) else None
+    # A list known (from the planner's recent estimate) to hold at most EXACT_COUNT_LIMIT rows
+    # is counted exactly on every page but its last: the count goes in the page's statement.
+    estimate = estimates_for(engine.sync_engine).peek(known) if known is not None else None
+    counted = estimate is not None and estimate <= EXACT_COUNT_LIMIT
     async with engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         if _reusable(key) and (parent is None or _reusable(parent_key)):
-            row = await _run_compiled(conn, engine, stmt, fields, page, parent, key, parent_key)
+            row = await _run_compiled(
+                conn, engine, stmt, fields, page, parent, key, parent_key, counted
+            )
         else:
-            statement = _page_statement(stmt, fields, parent)
+            counted = False
+            statement = _page_statement(stmt, fields, parent, counted)
             row = (await conn.execute(statement, _bounds(page))).one()
         if parent is not None and not row.parent:
             raise parent.missing()
@@ -313,10 +335,15 @@ async def _render_postgresql(
         if more:
             text = text.rpartition(_SEPARATOR)[0]
             seen = page.limit
-        known = parameters_key(key) if _reusable(key) else None
-        total = await count_total(
-            conn, stmt, offset=page.offset, seen=seen, more=more, estimate_key=known
-        )
+        if counted:
+            assert estimate is not None
+            total = bounded_total(
+                int(row.counted), estimate=estimate, offset=page.offset, seen=seen, more=more
+            )
+        else:
+            total = await count_total(
+                conn, stmt, offset=page.offset, seen=seen, more=more, estimate_key=known
+            )
     items = "[" + text.replace(_SEPARATOR, ",") + "]"
     return RenderedPage(items=items.encode(), total=total)
 
@@ -335,11 +362,12 @@ async def _run_compiled(
     parent: Parent | None,
     key: CacheKey,
     parent_key: CacheKey | None,
+    counted: bool,
 ) -> Any:
-    shape = (key.key, id(fields), parent_key.key if parent_key is not None else None)
+    shape = (key.key, id(fields), parent_key.key if parent_key is not None else None, counted)
     binds = [*key.bindparams, *(parent_key.bindparams if parent_key is not None else ())]
     compiled = statements_for(engine.sync_engine).compiled(
-        shape, binds, lambda: _page_statement(stmt, fields, parent), engine.sync_engine
+        shape, binds, lambda: _page_statement(stmt, fields, parent, counted), engine.sync_engine
     )
     sql, args = compiled.driver_call(binds, page)
     return (await conn.exec_driver_sql(sql, args)).one()

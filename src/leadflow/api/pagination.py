@@ -11,7 +11,9 @@ than asked, which tells whether a next page exists without counting. The total i
   at it (a stale estimate, or SQLite, which has none) the total is "more than 10,000" with
   `total_exact` false.
 So a page costs at most one planner estimate and one count bounded by 10,001 rows, whatever the
-table's size. Offsets stay supported; deep offsets still cost what skipping those rows costs.
+table's size. On PostgreSQL a list whose kept estimate is at most EXACT_COUNT_LIMIT has that count
+in its page's own statement (`api.page_json`): one statement per page. Offsets stay supported;
+deep offsets still cost what skipping those rows costs.
 """
 
 from __future__ import annotations
@@ -26,7 +28,15 @@ from weakref import WeakKeyDictionary
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import ClauseElement, Executable, Select, func, literal_column, select
+from sqlalchemy import (
+    ClauseElement,
+    ColumnElement,
+    Executable,
+    Select,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.ext.compiler import compiles
@@ -120,16 +130,29 @@ async def count_total(
         estimate = await estimates_for(engine).rows(executor, stmt, key=estimate_key)
         if estimate > EXACT_COUNT_LIMIT:
             return Total(max(estimate, known), exact=False, has_more=more)
+    counted = int(
+        (await executor.execute(select(bounded_count(stmt, EXACT_COUNT_LIMIT + 1)))).scalar_one()
+    )
+    return bounded_total(counted, estimate=estimate, offset=offset, seen=seen, more=more)
+
+
+def bounded_count(stmt: Select[Any], limit: Any) -> ColumnElement[int]:
+    """The number of `stmt`'s rows, counting no further than `limit` (an int or a parameter)."""
     bounded: Select[Any] = (
         stmt.order_by(None)
         .with_only_columns(literal_column("1"), maintain_column_froms=True)
-        .limit(EXACT_COUNT_LIMIT + 1)
+        .limit(limit)
     )
-    counted = int(
-        (await executor.execute(select(func.count()).select_from(bounded.subquery()))).scalar_one()
-    )
+    return select(func.count()).select_from(bounded.subquery("bounded")).scalar_subquery()
+
+
+def bounded_total(counted: int, *, estimate: int, offset: int, seen: int, more: bool) -> Total:
+    """The total from a count that stopped at EXACT_COUNT_LIMIT + 1 rows (see `count_total`)."""
+    if not more and (seen or not offset):
+        return Total(offset + seen, exact=True, has_more=False)
     if counted <= EXACT_COUNT_LIMIT:
         return Total(counted, exact=True, has_more=more)
+    known = offset + seen + int(more)
     return Total(max(estimate, counted, known), exact=False, has_more=more)
 
 
@@ -177,6 +200,13 @@ class PlannerEstimates:
         self.size = size
         self.clock = clock
         self._kept: dict[Hashable, tuple[float, int]] = {}
+
+    def peek(self, key: Hashable) -> int | None:
+        """The estimate kept for `key` (a `parameters_key`) if it is still fresh; asks nothing."""
+        kept = self._kept.get(key)
+        if kept is not None and self.clock() - kept[0] < self.ttl:
+            return kept[1]
+        return None
 
     async def rows(
         self,
