@@ -13,6 +13,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.api.app import create_app
@@ -263,3 +264,60 @@ async def test_guesses_from_fresh_ipv6_addresses_of_one_network_are_held_togethe
         elsewhere = await neighbour.get("/api/leads", headers=_bearer(API_TOKEN))
     assert [answer.status_code for answer in answers] == [401] * LIMIT + [429]
     assert elsewhere.status_code == 200  # the next /64 is someone else
+
+
+METRICS_TOKEN = "metrics-token-for-tests"
+WEBHOOK_SECRET = "webhook-secret-for-tests"
+
+
+@pytest.fixture
+async def guarded_app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[FastAPI]:
+    app = create_app(
+        settings.model_copy(
+            update={
+                "auth_failure_limit": LIMIT,
+                "auth_failure_window_seconds": WINDOW,
+                "metrics_token": SecretStr(METRICS_TOKEN),
+                "webhook_secret": SecretStr(WEBHOOK_SECRET),
+            }
+        )
+    )
+    async with LifespanManager(app):
+        yield app
+
+
+async def test_wrong_metrics_tokens_hold_the_scrapes_and_nothing_else(
+    guarded_app: FastAPI,
+) -> None:
+    async with _client(guarded_app) as scraper:
+        wrong = [await scraper.get("/metrics", headers=_bearer(f"stale-{n}")) for n in range(3)]
+        held = await scraper.get("/metrics", headers=_bearer(METRICS_TOKEN))
+        api = await scraper.get("/api/leads", headers=_bearer(API_TOKEN))
+        hook = await scraper.post(
+            "/webhooks/uptimerobot", headers={"X-Webhook-Token": "wrong"}, data={}
+        )
+    assert [answer.status_code for answer in wrong] == [401] * LIMIT
+    assert held.status_code == 429
+    assert held.json()["error"]["code"] == "too_many_attempts"
+    assert 0 < int(held.headers["Retry-After"]) <= WINDOW
+    assert METRICS_TOKEN not in held.text
+    assert api.status_code == 200  # the API token's count is its own
+    assert hook.status_code == 401  # and so is the web-hook secret's
+
+
+async def test_wrong_webhook_secrets_hold_the_webhook(guarded_app: FastAPI) -> None:
+    async with _client(guarded_app) as sender:
+        wrong = [
+            await sender.post("/webhooks/uptimerobot", params={"token": f"guess-{n}"}, data={})
+            for n in range(3)
+        ]
+        held = await sender.post(
+            "/webhooks/uptimerobot", headers={"X-Webhook-Token": WEBHOOK_SECRET}, data={}
+        )
+        scrape = await sender.get("/metrics", headers=_bearer(METRICS_TOKEN))
+        missing = await sender.post("/webhooks/uptimerobot", data={})
+    assert [answer.status_code for answer in wrong] == [401] * LIMIT
+    assert held.status_code == 429
+    assert held.headers["Retry-After"].isdigit()
+    assert scrape.status_code == 200
+    assert missing.status_code == 401  # no secret at all is no guess, and not held

@@ -56,6 +56,21 @@ class Unprocessable(AppError):
     code = "validation_error"
 
 
+class TooManyAttempts(AppError):
+    """Too many wrong secrets from the client's address (`api.throttle`); says when to retry."""
+
+    status_code = 429
+    code = "too_many_attempts"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"too many wrong tokens from this address; try again in {retry_after} s "
+            "(LEADFLOW_AUTH_FAILURE_LIMIT per LEADFLOW_AUTH_FAILURE_WINDOW_SECONDS)",
+            details={"retry_after_seconds": retry_after},
+        )
+        self.retry_after = retry_after
+
+
 class ServiceUnavailable(AppError):
     status_code = 503
     code = "service_unavailable"
@@ -104,11 +119,20 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return fields
 
 
+def app_error_response(exc: AppError) -> JSONResponse:
+    """The answer to an `AppError`: its status and body, and the headers its kind calls for."""
+    headers: dict[str, str] | None = None
+    if exc.status_code == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, TooManyAttempts):
+        headers = {"Retry-After": str(exc.retry_after)}
+    return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
+        return app_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -153,9 +153,18 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.auth_throttle = AuthThrottle(
-        limit=settings.auth_failure_limit, window_seconds=settings.auth_failure_window_seconds
-    )
+    # One throttle per secret (`api.throttle`): wrong guesses of one never hold back another.
+    for name, secret in (
+        ("auth_throttle", "API token"),
+        ("metrics_throttle", "metrics token"),
+        ("webhook_throttle", "web-hook secret"),
+    ):
+        throttle = AuthThrottle(
+            limit=settings.auth_failure_limit,
+            window_seconds=settings.auth_failure_window_seconds,
+            guessed=secret,
+        )
+        setattr(app.state, name, throttle)
     app.router.route_class = RetryingRoute
     install_error_handlers(app)
     # Innermost: an exception no handler answered is logged once, under the request's id.

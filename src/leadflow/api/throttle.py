@@ -8,6 +8,10 @@ token until the oldest of those failures leaves the window. A right token is ref
 the address is held: otherwise a guesser would still learn which guess was right. A request
 without any token is no guess: it is not counted, and is answered 401 as ever, held or not.
 
+The metrics token and the web-hook secret are throttled the same way, each with its own counts
+(`secret_matches`): a scraper with a stale metrics token locks out only its own scrapes, not the
+dashboard's user on the same host.
+
 The count lives in the process's memory (one per `serve` worker, so with N workers an address
 gets up to N × the limit) and forgets the least recently seen address beyond `max_clients`.
 The address is the one uvicorn reports: behind a reverse proxy it is the `X-Forwarded-For`
@@ -20,14 +24,16 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
+import secrets
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from fastapi.responses import JSONResponse
+from pydantic import SecretStr
 from starlette.types import Scope
 
-from leadflow.errors import error_response
+from leadflow.errors import TooManyAttempts, app_error_response
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +71,9 @@ class AuthThrottle:
         window_seconds: float,
         clock: Callable[[], float] = time.monotonic,
         max_clients: int = 10_000,
+        guessed: str = "API token",
     ) -> None:
+        self.guessed = guessed  # what is being guessed, for the log
         self.limit = limit
         self.window = window_seconds
         self.max_clients = max_clients
@@ -106,8 +114,9 @@ class AuthThrottle:
         failures.append(now)
         if len(failures) == self.limit:
             log.warning(
-                "%d wrong tokens from %s within %g s: refusing it until they age out",
+                "%d wrong %s guesses from %s within %g s: refusing it until they age out",
                 self.limit,
+                self.guessed,
                 address,
                 self.window,
             )
@@ -120,12 +129,20 @@ class AuthThrottle:
 
 
 def too_many_attempts(seconds: int) -> JSONResponse:
-    """429 for an address held by the throttle, saying when it may try again."""
-    return error_response(
-        429,
-        "too_many_attempts",
-        f"too many wrong tokens from this address; try again in {seconds} s "
-        "(LEADFLOW_AUTH_FAILURE_LIMIT per LEADFLOW_AUTH_FAILURE_WINDOW_SECONDS)",
-        {"retry_after_seconds": seconds},
-        headers={"Retry-After": str(seconds)},
-    )
+    """429 for an address held by the throttle, saying when it may try again (for the ASGI
+    middleware, which answers before any route or exception handler)."""
+    return app_error_response(TooManyAttempts(seconds))
+
+
+def secret_matches(throttle: AuthThrottle, scope: Scope, given: str, expected: SecretStr) -> bool:
+    """Whether `given` is the secret `expected`, counted by `throttle`: while the client's
+    network is held this raises `TooManyAttempts` (even for the right secret, so a guesser does
+    not learn which guess was right), and a wrong secret counts against it."""
+    address = client_network(scope)
+    wait = throttle.retry_after(address)
+    if wait is not None:
+        raise TooManyAttempts(wait)
+    if secrets.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        return True
+    throttle.failed(address)
+    return False

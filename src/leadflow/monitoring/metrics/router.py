@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
@@ -12,6 +11,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 
+from leadflow.api.throttle import AuthThrottle, secret_matches
 from leadflow.dashboard.schemas import ResponseTimeStats
 from leadflow.dashboard.service import response_time_stats
 from leadflow.errors import Unauthorized
@@ -50,7 +50,8 @@ def _check_token(request: Request) -> None:
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not given:
         raise Unauthorized("missing bearer token: send 'Authorization: Bearer <metrics token>'")
-    if not secrets.compare_digest(given.strip().encode(), expected.get_secret_value().encode()):
+    throttle: AuthThrottle = request.app.state.metrics_throttle
+    if not secret_matches(throttle, request.scope, given.strip(), expected):
         raise Unauthorized("invalid metrics token")
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -19,6 +18,7 @@ from fastapi import APIRouter, Header, Query, Request
 
 from leadflow.api.deps import SessionDep
 from leadflow.api.routing import make_router
+from leadflow.api.throttle import AuthThrottle, secret_matches
 from leadflow.errors import AppError, Unauthorized, Unprocessable
 from leadflow.models import utcnow
 from leadflow.monitoring.uptime.alerts import FIELDS, AlertInvalid, parse_alert
@@ -45,7 +45,8 @@ def _check_token(request: Request, given: str | None) -> None:
         raise Unauthorized("LEADFLOW_WEBHOOK_SECRET is not set: the web-hook accepts nothing")
     if not given:
         raise Unauthorized("missing token: send ?token=<secret> or an X-Webhook-Token header")
-    if not secrets.compare_digest(given.encode(), expected.get_secret_value().encode()):
+    throttle: AuthThrottle = request.app.state.webhook_throttle
+    if not secret_matches(throttle, request.scope, given, expected):
         raise Unauthorized("invalid web-hook token")
 
 
