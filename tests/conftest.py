@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -26,6 +27,9 @@ from leadflow.settings import Settings
 from tests.db_reset import reset
 from tests.redis_server import RedisServer
 from tests.services import admin_postgres_url, postgres_available, redis_available, require_service
+
+if TYPE_CHECKING:
+    from tests.sync_helpers import Harness
 
 pytest_plugins = ["tests.fakes.fixtures", "tests.seeded_fixtures"]
 
@@ -213,3 +217,17 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.kill()
+
+
+@pytest.fixture
+def harness(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, tmp_path: Path
+) -> Harness:
+    """A fake Gmail mailbox its owner can change (`AdminMailbox`) and what syncs it; test modules
+    that need another fake define their own `harness`."""
+    # Imported here: the sync helpers import this module's API_TOKEN.
+    from tests.fakes.gmail_admin import AdminMailbox
+    from tests.sync_helpers import Harness, fake_client_factory, sync_settings
+
+    fake = AdminMailbox()
+    return Harness(fake, sync_settings(settings), sessionmaker, fake_client_factory(fake, tmp_path))

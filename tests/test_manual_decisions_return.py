@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -17,23 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadflow.mail import service as mail_service
 from leadflow.models import Customer, EmailThread, ManualThreadDecision
-from leadflow.settings import Settings
 from leadflow.sync.pipeline import default_processors
 from tests.fakes.gmail import FakeMessage
 from tests.fakes.gmail_admin import AdminMailbox
 from tests.fakes.gmail_wire import make_raw_email
 from tests.lock_waits import wait_until_a_backend_waits_for_a_lock
-from tests.sync_helpers import Harness, at, fake_client_factory, sync_settings
+from tests.sync_helpers import Harness, at
 
 RULES_PICK = "kunde@example.net"  # the sender: the email rule matches this customer
-
-
-@pytest.fixture
-def harness(
-    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, tmp_path: Path
-) -> Harness:
-    fake = AdminMailbox()
-    return Harness(fake, sync_settings(settings), sessionmaker, fake_client_factory(fake, tmp_path))
 
 
 async def _sync(harness: Harness, *, full: bool = False) -> None:
@@ -81,6 +71,17 @@ async def _link_by_hand(harness: Harness, gmail_thread_id: str, customer_id: int
 
 
 Away = Callable[[AdminMailbox, str], None]
+
+
+async def _change_all(
+    harness: Harness, messages: list[FakeMessage], change: Away, *, full: bool = False
+) -> None:
+    """Make the same change (bin, rescue, delete …) to every message, then sync."""
+    for message in messages:
+        change(harness.fake, message.id)
+    await _sync(harness, full=full)
+
+
 BACK: dict[str, tuple[Away, Away]] = {
     "bin": (AdminMailbox.trash, AdminMailbox.untrash),
     "spam": (AdminMailbox.report_spam, AdminMailbox.not_spam),
@@ -102,16 +103,12 @@ async def test_a_thread_linked_by_hand_comes_back_with_its_link(
     await _link_by_hand(harness, gmail_thread, chosen)
     away, back = BACK[how]
 
-    for message in messages:
-        away(harness.fake, message.id)
-    await _sync(harness)
+    await _change_all(harness, messages, away)
     async with harness.sessionmaker() as session:
         assert await _thread(session, gmail_thread) is None
         assert await _decisions(session) == 1
 
-    for message in messages:
-        back(harness.fake, message.id)
-    await _sync(harness, full=full)
+    await _change_all(harness, messages, back, full=full)
 
     async with harness.sessionmaker() as session:
         thread = await _thread(session, gmail_thread)
@@ -133,12 +130,8 @@ async def test_a_thread_unlinked_by_hand_comes_back_unlinked(harness: Harness) -
     messages = await _conversation(harness)
     gmail_thread = messages[0].thread_id
     await _link_by_hand(harness, gmail_thread, None)
-    for message in messages:
-        harness.fake.trash(message.id)
-    await _sync(harness)
-    for message in messages:
-        harness.fake.untrash(message.id)
-    await _sync(harness)
+    await _change_all(harness, messages, AdminMailbox.trash)
+    await _change_all(harness, messages, AdminMailbox.untrash)
 
     async with harness.sessionmaker() as session:
         thread = await _thread(session, gmail_thread)
@@ -153,9 +146,7 @@ async def test_a_new_reply_after_every_message_was_deleted_gets_the_link(
     messages = await _conversation(harness)
     gmail_thread = messages[0].thread_id
     await _link_by_hand(harness, gmail_thread, chosen)
-    for message in messages:
-        harness.fake.delete(message.id)
-    await _sync(harness)
+    await _change_all(harness, messages, AdminMailbox.delete)
     harness.fake.deliver(
         make_raw_email(subject="SV: Tilbud på rengøring", date=at(9)), thread_id=gmail_thread
     )
@@ -178,16 +169,12 @@ async def test_a_link_to_a_customer_deleted_meanwhile_is_dropped_and_the_rules_d
     messages = await _conversation(harness)
     gmail_thread = messages[0].thread_id
     await _link_by_hand(harness, gmail_thread, chosen)
-    for message in messages:
-        harness.fake.trash(message.id)
-    await _sync(harness)
+    await _change_all(harness, messages, AdminMailbox.trash)
     async with harness.sessionmaker() as session:
         await session.execute(delete(Customer).where(Customer.id == chosen))
         await session.commit()
         assert await _decisions(session) == 0
-    for message in messages:
-        harness.fake.untrash(message.id)
-    await _sync(harness)
+    await _change_all(harness, messages, AdminMailbox.untrash)
 
     async with harness.sessionmaker() as session:
         thread = await _thread(session, gmail_thread)
@@ -198,14 +185,10 @@ async def test_a_link_to_a_customer_deleted_meanwhile_is_dropped_and_the_rules_d
 async def test_a_thread_the_rules_matched_leaves_nothing_behind(harness: Harness) -> None:
     picked, _ = await _customers(harness.sessionmaker)
     messages = await _conversation(harness)
-    for message in messages:
-        harness.fake.trash(message.id)
-    await _sync(harness)
+    await _change_all(harness, messages, AdminMailbox.trash)
     async with harness.sessionmaker() as session:
         assert await _decisions(session) == 0
-    for message in messages:
-        harness.fake.untrash(message.id)
-    await _sync(harness)
+    await _change_all(harness, messages, AdminMailbox.untrash)
     async with harness.sessionmaker() as session:
         thread = await _thread(session, messages[0].thread_id)
         assert thread is not None
@@ -246,9 +229,7 @@ async def test_a_link_committed_while_the_sync_waits_to_empty_the_thread_is_kept
         await wait_until_a_backend_waits_for_a_lock(observer)
         await person.commit()
     await sync
-    for message in messages:
-        harness.fake.untrash(message.id)
-    await _sync(harness)
+    await _change_all(harness, messages, AdminMailbox.untrash)
 
     async with harness.sessionmaker() as session:
         thread = await _thread(session, gmail_thread)

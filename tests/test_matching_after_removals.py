@@ -8,32 +8,21 @@ rested on the message that went does not outlive it, and a conflict it caused is
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.models import Customer, EmailThread, IngestStatus, Mailbox
-from leadflow.settings import Settings
 from leadflow.sync.pipeline import MessageProcessor, default_processors
 from leadflow.sync.store import StoredMessage
 from tests.fakes.gmail import FakeMessage
-from tests.fakes.gmail_admin import AdminMailbox
 from tests.fakes.gmail_wire import make_raw_email
-from tests.sync_helpers import Harness, at, fake_client_factory, sync_settings
+from tests.sync_helpers import Harness, at
 
 IDA = "ida@solsikkehaven.dk"
 BO = "bo.nielsen@example.net"
 STRANGER = "ukendt@example.org"
-
-
-@pytest.fixture
-def harness(
-    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, tmp_path: Path
-) -> Harness:
-    fake = AdminMailbox()
-    return Harness(fake, sync_settings(settings), sessionmaker, fake_client_factory(fake, tmp_path))
 
 
 async def _sync(

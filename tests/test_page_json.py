@@ -433,19 +433,22 @@ async def _new_leads(engine: AsyncEngine, count: int, start: int = 0) -> None:
         await conn.exec_driver_sql("ANALYZE leads")
 
 
+async def _new_leads_page(engine: AsyncEngine, page: PageParams) -> RenderedPage:
+    """A page of the new leads, from a list query built anew (as every request builds one)."""
+    stmt = lead_service.list_query(statuses=[LeadStatus.NEW])
+    return await _render_postgresql(engine, stmt, LEAD_FIELDS, page, None)
+
+
 @pytest.mark.postgres_only
 async def test_a_small_list_counts_its_total_in_the_page_statement_once_estimated(
     engine: AsyncEngine,
 ) -> None:
     await _new_leads(engine, 120)
     page = PageParams(limit=50, offset=50)
-    stmt = lead_service.list_query(statuses=[LeadStatus.NEW])
     with capture(engine) as first:
-        before = await _render_postgresql(engine, stmt, LEAD_FIELDS, page, None)
+        before = await _new_leads_page(engine, page)
     with capture(engine) as second:
-        again = await _render_postgresql(
-            engine, lead_service.list_query(statuses=[LeadStatus.NEW]), LEAD_FIELDS, page, None
-        )
+        again = await _new_leads_page(engine, page)
     # First: the page, the planner's estimate, the bounded count; then the page alone.
     assert len(first.statements) == 3
     assert len(second.statements) == 1
@@ -460,12 +463,8 @@ async def test_a_list_that_outgrew_its_kept_estimate_says_its_total_is_a_lower_b
 ) -> None:
     await _new_leads(engine, 9_990)
     page = PageParams(limit=50, offset=0)
-    first = await _render_postgresql(
-        engine, lead_service.list_query(statuses=[LeadStatus.NEW]), LEAD_FIELDS, page, None
-    )
+    first = await _new_leads_page(engine, page)
     assert (first.total.value, first.total.exact) == (9_990, True)
     await _new_leads(engine, 20, start=9_990)  # past the limit, while the estimate is kept
-    grown = await _render_postgresql(
-        engine, lead_service.list_query(statuses=[LeadStatus.NEW]), LEAD_FIELDS, page, None
-    )
+    grown = await _new_leads_page(engine, page)
     assert (grown.total.value, grown.total.exact) == (EXACT_COUNT_LIMIT + 1, False)

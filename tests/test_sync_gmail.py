@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from pathlib import Path
 from typing import Any
 
-import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from leadflow.models import IngestMode, IngestStatus
-from leadflow.settings import Settings
 from tests.fakes.gmail import FakeMailbox
 from tests.fakes.gmail_admin import AdminMailbox
-from tests.sync_helpers import Harness, fake_client_factory, fake_contents, sync_settings
-
-
-@pytest.fixture
-def harness(
-    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, tmp_path: Path
-) -> Harness:
-    fake = AdminMailbox()
-    return Harness(fake, sync_settings(settings), sessionmaker, fake_client_factory(fake, tmp_path))
+from tests.sync_helpers import Harness, fake_contents
 
 
 def stored_like_fake(state: Any, fake: FakeMailbox) -> None:

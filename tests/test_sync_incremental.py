@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from leadflow.models import IngestMode, IngestStatus
-from leadflow.settings import Settings
-from tests.fakes.gmail_admin import AdminMailbox
 from tests.fakes.gmail_wire import make_raw_email
-from tests.sync_helpers import Harness, at, fake_client_factory, fake_contents, sync_settings
-
-
-@pytest.fixture
-def harness(
-    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, tmp_path: Path
-) -> Harness:
-    fake = AdminMailbox()
-    return Harness(fake, sync_settings(settings), sessionmaker, fake_client_factory(fake, tmp_path))
+from tests.sync_helpers import Harness, at, fake_contents
 
 
 async def assert_mirrors_fake(harness: Harness) -> None:
