@@ -468,3 +468,32 @@ async def test_a_list_that_outgrew_its_kept_estimate_says_its_total_is_a_lower_b
     await _new_leads(engine, 20, start=9_990)  # past the limit, while the estimate is kept
     grown = await _new_leads_page(engine, page)
     assert (grown.total.value, grown.total.exact) == (EXACT_COUNT_LIMIT + 1, False)
+
+
+@pytest.mark.postgres_only
+async def test_a_customers_sub_list_counts_in_its_page_statement_and_still_404s(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with transaction(sessionmaker) as session:
+        owner = Customer(name="Ida", email="ida@example.dk")
+        session.add(owner)
+        await session.flush()
+        session.add_all(
+            Lead(source="website", email=f"i{n}@example.dk", customer_id=owner.id)
+            for n in range(60)
+        )
+    page = PageParams(limit=50, offset=0)
+
+    async def sub_list(customer_id: int) -> RenderedPage:
+        stmt = lead_service.list_query(customer_id=customer_id)
+        parent = customer_service.as_parent(customer_id)
+        return await _render_postgresql(engine, stmt, LEAD_FIELDS, page, parent)
+
+    first = await sub_list(owner.id)
+    with capture(engine) as again:
+        second = await sub_list(owner.id)
+    assert len(again.statements) == 1
+    assert first.total == second.total
+    assert (second.total.value, second.total.exact) == (60, True)
+    with pytest.raises(NotFound):
+        await sub_list(owner.id + 1000)
