@@ -8,6 +8,8 @@ trips around a single read. The rows are joined in the order the page's subquery
 (its ORDER BY and LIMIT), the way PostgREST builds its bodies: PostgreSQL's documentation says
 an aggregate over a sorted subquery "will usually work" in that order, and with nothing but the
 aggregate above the subquery it does; `tests/test_page_json.py` checks the order on every list.
+A list that the planner's kept estimate puts at no more than EXACT_COUNT_LIMIT rows also counts
+its rows (bounded) in the same statement, for its exact total (`api.pagination`).
 
 The statement is compiled once per list shape, not per request (`PageStatements`): a request
 builds its list query, takes SQLAlchemy's cache key of it (its shape and its parameter values)
