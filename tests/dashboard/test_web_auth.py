@@ -18,8 +18,10 @@ from leadflow.api.app import create_app
 from leadflow.dashboard.web import logouts
 from leadflow.dashboard.web import session as web_session
 from leadflow.dashboard.web.deps import LOGIN_PATH
+from leadflow.db import create_engine
 from leadflow.settings import Settings
 from tests.dashboard.web import csrf_of, log_in, logged_in_csrf, page_routes
+from tests.redis_server import free_port
 
 
 def test_the_dashboard_has_pages_behind_the_login(app: FastAPI) -> None:
@@ -310,3 +312,24 @@ async def test_a_logout_forgets_the_logouts_that_expired(app: FastAPI, settings:
     # A session already past its lifetime needs no row: the cookie is refused on its own.
     await logouts.log_out(engine, old, settings, now=now)
     assert not await logouts.is_logged_out(engine, "old")
+
+
+async def test_without_the_database_a_logout_still_logs_this_browser_out(
+    app: FastAPI, settings: Settings, visitor: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    csrf = await logged_in_csrf(visitor)
+    working = app.state.engine
+    # Nothing listens on this port: every connection is refused at once.
+    app.state.engine = create_engine(
+        settings.model_copy(
+            update={"database_url": f"postgresql://leadflow@127.0.0.1:{free_port()}/gone"}
+        )
+    )
+    try:
+        answer = await visitor.post("/dashboard/logout", data={"csrf_token": csrf})
+    finally:
+        await app.state.engine.dispose()
+        app.state.engine = working
+    assert (answer.status_code, answer.headers["location"]) == (303, LOGIN_PATH)
+    assert web_session.COOKIE_NAME not in visitor.cookies
+    assert any("logout not recorded" in r.getMessage() for r in caplog.records)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.exc import DBAPIError
 
 from leadflow.api.routing import RetryingRoute
 from leadflow.api.throttle import AuthThrottle, client_network
@@ -23,6 +25,7 @@ from leadflow.dashboard.web.deps import (
 from leadflow.dashboard.web.templating import render
 from leadflow.settings import Settings
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix=PREFIX, include_in_schema=False, route_class=RetryingRoute)
 
 
@@ -97,8 +100,16 @@ async def login_submit(request: Request, form: CsrfForm) -> Response:
 async def logout(request: Request, form: CsrfForm) -> Response:
     session = current_session(request)
     if session is not None and session.authenticated:
-        # Every worker refuses this session from now on, copies of the cookie included.
-        await logouts.log_out(request.app.state.engine, session, request.app.state.settings)
+        # Every worker refuses this session from now on, copies of the cookie included. Without
+        # the database that cannot be recorded; this browser is logged out all the same.
+        try:
+            await logouts.log_out(request.app.state.engine, session, request.app.state.settings)
+        except (DBAPIError, OSError, TimeoutError) as exc:
+            log.warning(
+                "logout not recorded (%s): copies of this session's cookie stay valid until it "
+                "expires",
+                type(exc).__name__,
+            )
     response = RedirectResponse(str(request.app.url_path_for("dashboard.login")), status_code=303)
     web_session.clear_cookie(response, request)
     return response
