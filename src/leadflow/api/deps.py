@@ -73,11 +73,19 @@ MISSING_TOKEN = "missing bearer token: send 'Authorization: Bearer <token>'"  # 
 WRONG_TOKEN = "invalid bearer token"  # noqa: S105 - a message
 
 
-def bearer_problem(authorization: str | None, expected: SecretStr | None) -> str | None:
-    """Why an `Authorization` header does not carry the expected token (None: it does):
-    `MISSING_TOKEN` or `WRONG_TOKEN` (a guess, which `api.throttle` counts)."""
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, or None when there is none."""
     scheme, _, given = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not given:
+        return None
+    return given
+
+
+def bearer_problem(authorization: str | None, expected: SecretStr | None) -> str | None:
+    """Why an `Authorization` header does not carry the expected token (None: it does):
+    `MISSING_TOKEN` or `WRONG_TOKEN`."""
+    given = bearer_token(authorization)
+    if given is None:
         return MISSING_TOKEN
     if expected is None or not secrets.compare_digest(
         given.encode(), expected.get_secret_value().encode()

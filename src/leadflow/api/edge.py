@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from leadflow.api.deps import MISSING_TOKEN, WRONG_TOKEN, bearer_problem
-from leadflow.api.throttle import AuthThrottle, client_network, too_many_attempts
-from leadflow.errors import error_response
+from leadflow.api.deps import MISSING_TOKEN, WRONG_TOKEN, bearer_token
+from leadflow.api.throttle import secret_matches
+from leadflow.errors import TooManyAttempts, app_error_response, error_response
 from leadflow.settings import Settings
 
 
@@ -49,17 +49,16 @@ class RequestGuard:
         state = scope["app"].state
         settings: Settings = state.settings
         if _needs_token(scope["path"]):
-            problem = bearer_problem(_header(scope, b"authorization"), settings.api_token)
-            if problem != MISSING_TOKEN:
+            given = bearer_token(_header(scope, b"authorization"))
+            problem: str | None = MISSING_TOKEN
+            if given is not None:
                 # A token, right or wrong: refused unanswered while the address is held.
-                throttle: AuthThrottle = state.auth_throttle
-                address = client_network(scope)
-                wait = throttle.retry_after(address)
-                if wait is not None:
-                    await too_many_attempts(wait)(scope, receive, send)
+                try:
+                    right = secret_matches(state.auth_throttle, scope, given, settings.api_token)
+                except TooManyAttempts as held:
+                    await app_error_response(held)(scope, receive, send)
                     return
-                if problem == WRONG_TOKEN:
-                    throttle.failed(address)
+                problem = None if right else WRONG_TOKEN
             if problem is not None:
                 response = error_response(
                     401, "unauthorized", problem, headers={"WWW-Authenticate": "Bearer"}

@@ -29,11 +29,10 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 
-from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 from starlette.types import Scope
 
-from leadflow.errors import TooManyAttempts, app_error_response
+from leadflow.errors import TooManyAttempts
 
 log = logging.getLogger(__name__)
 
@@ -128,21 +127,21 @@ class AuthThrottle:
         return len(self._failures)
 
 
-def too_many_attempts(seconds: int) -> JSONResponse:
-    """429 for an address held by the throttle, saying when it may try again (for the ASGI
-    middleware, which answers before any route or exception handler)."""
-    return app_error_response(TooManyAttempts(seconds))
-
-
-def secret_matches(throttle: AuthThrottle, scope: Scope, given: str, expected: SecretStr) -> bool:
-    """Whether `given` is the secret `expected`, counted by `throttle`: while the client's
-    network is held this raises `TooManyAttempts` (even for the right secret, so a guesser does
-    not learn which guess was right), and a wrong secret counts against it."""
+def secret_matches(
+    throttle: AuthThrottle, scope: Scope, given: str, expected: SecretStr | None
+) -> bool:
+    """Whether `given` is the secret `expected` (None: no secret is configured, nothing
+    matches), counted by `throttle`: while the client's network is held this raises
+    `TooManyAttempts` (even for the right secret, so a guesser does not learn which guess was
+    right), and a wrong secret counts against it. The API's middleware, the dashboard's login,
+    the metrics token and the web-hook secret all judge through here."""
     address = client_network(scope)
     wait = throttle.retry_after(address)
     if wait is not None:
         raise TooManyAttempts(wait)
-    if secrets.compare_digest(given.encode(), expected.get_secret_value().encode()):
+    if expected is not None and secrets.compare_digest(
+        given.encode(), expected.get_secret_value().encode()
+    ):
         return True
     throttle.failed(address)
     return False

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -12,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.exc import DBAPIError
 
 from leadflow.api.routing import RetryingRoute
-from leadflow.api.throttle import AuthThrottle, client_network
+from leadflow.api.throttle import secret_matches
 from leadflow.dashboard.web import logouts
 from leadflow.dashboard.web import session as web_session
 from leadflow.dashboard.web.deps import (
@@ -23,6 +22,7 @@ from leadflow.dashboard.web.deps import (
     logged_in_session,
 )
 from leadflow.dashboard.web.templating import render
+from leadflow.errors import TooManyAttempts
 from leadflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -78,17 +78,15 @@ async def login_submit(request: Request, form: CsrfForm) -> Response:
     given = token.strip() if isinstance(token, str) else ""
     if not given:
         return _login_form(request, next_url=next_url, error="wrong_token")
-    throttle: AuthThrottle = request.app.state.auth_throttle
-    address = client_network(request.scope)
-    wait = throttle.retry_after(address)
-    if wait is not None:
-        return _login_form(request, next_url=next_url, error="too_many", retry_after=wait)
-    expected = settings.api_token
-    if expected is None or not secrets.compare_digest(
-        given.encode(), expected.get_secret_value().encode()
-    ):
-        if expected is not None:
-            throttle.failed(address)
+    try:
+        right = secret_matches(
+            request.app.state.auth_throttle, request.scope, given, settings.api_token
+        )
+    except TooManyAttempts as held:
+        return _login_form(
+            request, next_url=next_url, error="too_many", retry_after=held.retry_after
+        )
+    if not right:
         return _login_form(request, next_url=next_url, error="wrong_token")
     response = RedirectResponse(next_url, status_code=303)
     # A fresh session id: a session planted before the login is never the logged-in one.
