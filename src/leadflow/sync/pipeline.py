@@ -9,11 +9,12 @@ that same transaction, after the batch is stored, in the order given.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -53,6 +54,7 @@ class FinishingProcessor(MessageProcessor, Protocol):
     async def finish(self, session: AsyncSession, mailbox: Mailbox) -> None: ...
 
 
+@runtime_checkable
 class ShrinkingProcessor(MessageProcessor, Protocol):
     """A processor that also acts on threads that lost messages (deleted, moved to spam or the
     bin, or to another thread) and still hold some, in the transaction that removed them."""
@@ -62,6 +64,24 @@ class ShrinkingProcessor(MessageProcessor, Protocol):
     ) -> None: ...
 
 
+async def in_savepoint(
+    session: AsyncSession,
+    processor: MessageProcessor,
+    run: RunRecorder,
+    step: Callable[[], Awaitable[None]],
+    what: str,
+) -> None:
+    """Run one processor's `step` in a savepoint: a failing processor (a bug, odd data) must not
+    stop the sync or undo the stored messages; the failure goes in the run's log."""
+    name = type(processor).__name__
+    try:
+        async with session.begin_nested():
+            await step()
+    except Exception as exc:
+        log.exception("processor %s failed on %s", name, what)
+        run.record_error(None, f"processor {name} failed: {exc}"[:500])
+
+
 async def after_removals(
     session: AsyncSession,
     processors: Sequence[MessageProcessor],
@@ -69,21 +89,19 @@ async def after_removals(
     run: RunRecorder,
 ) -> None:
     """Give the threads this transaction shrank (`thread_aggregates.take_shrunk_threads`) to
-    the processors that act on them, each in a savepoint like `Pipeline`'s batches."""
+    the processors that act on them, each in its savepoint as for a batch."""
     shrunk = take_shrunk_threads(session)
     if not shrunk:
         return
     for processor in processors:
-        hook = getattr(processor, "threads_shrunk", None)
-        if hook is None:
-            continue
-        name = type(processor).__name__
-        try:
-            async with session.begin_nested():
-                await hook(session, mailbox, shrunk)
-        except Exception as exc:
-            log.exception("processor %s failed on %d shrunk threads", name, len(shrunk))
-            run.record_error(None, f"processor {name} failed: {exc}"[:500])
+        if isinstance(processor, ShrinkingProcessor):
+            await in_savepoint(
+                session,
+                processor,
+                run,
+                functools.partial(processor.threads_shrunk, session, mailbox, shrunk),
+                f"{len(shrunk)} shrunk threads",
+            )
 
 
 def default_processors(settings: Settings) -> list[MessageProcessor]:
@@ -237,15 +255,13 @@ class Pipeline:
 
     async def _process(self, session: AsyncSession, stored: Sequence[StoredMessage]) -> None:
         for processor in self.processors:
-            name = type(processor).__name__
-            try:
-                # A savepoint per processor: one failing processor (a bug, odd data) must not
-                # stop the sync or undo the stored messages; the failure is in the run's log.
-                async with session.begin_nested():
-                    await processor.process(session, self.mailbox, stored)
-            except Exception as exc:
-                log.exception("processor %s failed on a batch of %d", name, len(stored))
-                self.run.record_error(None, f"processor {name} failed: {exc}"[:500])
+            await in_savepoint(
+                session,
+                processor,
+                self.run,
+                functools.partial(processor.process, session, self.mailbox, stored),
+                f"a batch of {len(stored)}",
+            )
 
     async def _parse(self, item: RawMessage) -> ParsedMessage | None:
         try:
