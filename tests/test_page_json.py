@@ -497,3 +497,37 @@ async def test_a_customers_sub_list_counts_in_its_page_statement_and_still_404s(
     assert (second.total.value, second.total.exact) == (60, True)
     with pytest.raises(NotFound):
         await sub_list(owner.id + 1000)
+
+
+def _nodes_below_limit(plan: dict[str, Any], below: bool = False) -> list[tuple[bool, str]]:
+    """Every plan node's output, with whether it sits at or below a Limit node."""
+    below = below or plan.get("Node Type") == "Limit"
+    found = [(below, " ".join(plan.get("Output", [])))]
+    for child in plan.get("Plans", []):
+        found.extend(_nodes_below_limit(child, below))
+    return found
+
+
+@pytest.mark.postgres_only
+async def test_json_forms_are_written_only_for_the_rows_of_the_page(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Times and floats get their JSON form above the page's LIMIT, not for every row the
+    OFFSET skips (the form of a time, to_char, was most of PostgreSQL's work on a deep page)."""
+    async with transaction(sessionmaker) as session:
+        session.add_all(Lead(source="website", email=f"o{i}@example.dk") for i in range(5))
+    stmt = lead_service.list_query(statuses=[])
+    with capture(engine) as captured:
+        rendered = await _render_postgresql(
+            engine, stmt, LEAD_FIELDS, PageParams(limit=2, offset=2), None
+        )
+    assert len(json.loads(rendered.items)) == 2
+    sql, params = next((s, p) for s, p in captured.selects if "row_to_json" in s)
+    async with engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        document = await driver.fetchval("EXPLAIN (VERBOSE, FORMAT JSON) " + sql, *params)
+    plans = json.loads(document) if isinstance(document, str) else document
+    nodes = _nodes_below_limit(plans[0]["Plan"])
+    assert any("to_char" in output for below, output in nodes if not below)
+    assert not [output for below, output in nodes if below and "to_char" in output]

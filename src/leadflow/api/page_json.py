@@ -45,6 +45,7 @@ from sqlalchemy import (
     Float,
     Integer,
     Select,
+    Subquery,
     Text,
     bindparam,
     cast,
@@ -132,7 +133,8 @@ def _json_form(expression: ColumnElement[Any]) -> ColumnElement[Any]:
 
 @dataclass(frozen=True)
 class JsonFields:
-    """Each field of a response model with the SQL expression that reads it, in field order."""
+    """Each field of a response model with the SQL expression that reads it, in field order
+    (as stored: the JSON forms are applied to the page's rows only, see `_page_statement`)."""
 
     model: type[BaseModel]
     columns: tuple[tuple[str, ColumnElement[Any]], ...]
@@ -141,6 +143,10 @@ class JsonFields:
     def labelled(self) -> tuple[ColumnElement[Any], ...]:
         """The expressions labelled with their field names (built once, not per request)."""
         return tuple(expression.label(name) for name, expression in self.columns)
+
+    def json_forms(self, rows: Subquery) -> tuple[ColumnElement[Any], ...]:
+        """`rows`' columns of these fields in their JSON forms, labelled with the field names."""
+        return tuple(_json_form(rows.c[name]).label(name) for name, _ in self.columns)
 
 
 def json_fields(
@@ -157,7 +163,7 @@ def json_fields(
         source = overrides.get(name, getattr(entity, name, None))
         if not isinstance(source, ColumnElement | InstrumentedAttribute):
             raise TypeError(f"{model.__name__}.{name}: no column {entity.__name__}.{name}")
-        columns.append((name, _json_form(source.expression)))
+        columns.append((name, source.expression))
     return JsonFields(model=model, columns=tuple(columns))
 
 
@@ -209,8 +215,12 @@ def _page_statement(
     """The page of `stmt` as one row: rows seen, their JSON joined, whether `parent` exists,
     and (`counted`) the list's rows counted up to EXACT_COUNT_LIMIT + 1."""
     rows = stmt.with_only_columns(*fields.labelled, maintain_column_froms=True)
-    window = rows.limit(_LIMIT).offset(_OFFSET).subquery("page")
-    as_json = cast(func.row_to_json(window.table_valued()), Text)
+    window = rows.limit(_LIMIT).offset(_OFFSET).subquery("page_rows")
+    # The JSON forms (to_char for times, a regex for floats) go above the window: below it they
+    # would run for every row the OFFSET skips and the sort reads too; there PostgreSQL ran
+    # a threads page 40 % slower (bench.list_ceiling, docs/benchmarks.md).
+    formed = select(*fields.json_forms(window)).subquery("page")
+    as_json = cast(func.row_to_json(formed.table_valued()), Text)
     columns: list[ColumnElement[Any]] = [
         func.count().label("seen"),
         func.string_agg(as_json, literal(_SEPARATOR, Text)).label("items"),
@@ -219,7 +229,7 @@ def _page_statement(
         columns.append(exists().where(parent.condition).label("parent"))
     if counted:
         columns.append(bounded_count(stmt, _COUNT_LIMIT).label("counted"))
-    return select(*columns).select_from(window)
+    return select(*columns).select_from(formed)
 
 
 class PageStatements:
