@@ -217,8 +217,8 @@ def _page_statement(
     rows = stmt.with_only_columns(*fields.labelled, maintain_column_froms=True)
     window = rows.limit(_LIMIT).offset(_OFFSET).subquery("page_rows")
     # The JSON forms (to_char for times, a regex for floats) go above the window: below it they
-    # would run for every row the OFFSET skips and the sort reads too; there PostgreSQL ran
-    # a threads page 40 % slower (bench.list_ceiling, docs/benchmarks.md).
+    # ran for every row the sort read and the OFFSET skipped too (PostgreSQL's CPU per threads
+    # page 0.88-0.96 ms there, 0.58-0.60 ms here; docs/benchmarks.md).
     formed = select(*fields.json_forms(window)).subquery("page")
     as_json = cast(func.row_to_json(formed.table_valued()), Text)
     columns: list[ColumnElement[Any]] = [
