@@ -155,6 +155,10 @@ class CacheSyncObserver:
         self._cache = cache
         self._warmer = warmer
 
+    @property
+    def cache(self) -> Cache:
+        return self._cache
+
     async def data_changed(self) -> None:
         await self._cache.invalidate(Invalidation(tags=SYNC_BATCH_TAGS))
 

@@ -13,6 +13,7 @@ import logging
 import signal
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated
 
 import typer
@@ -226,6 +227,8 @@ async def _work(settings: Settings) -> None:
     from leadflow.cache.invalidation import cli_sync_observer
     from leadflow.db import create_engine, create_sessionmaker
     from leadflow.leads.response_alerts import run_alert_loop
+    from leadflow.monitoring.metrics.instruments import get_metrics, mark_this_process_dead
+    from leadflow.monitoring.metrics.sampler import Sampler, SamplingLoop
     from leadflow.sync.scheduler import run_sync_loop
 
     stop = asyncio.Event()
@@ -234,17 +237,30 @@ async def _work(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     engine = create_engine(settings, application_name="leadflow-worker")
     sessionmaker = create_sessionmaker(engine)
+    # With LEADFLOW_METRICS_DIR, the worker's pool, cache and process figures reach serve's
+    # /metrics as each serve worker's do (sampled every interval, and once more as it stops).
+    state = SimpleNamespace(engine=engine, cache=None)
+    sampling = SamplingLoop(
+        Sampler(get_metrics()), state, interval=settings.metrics_sample_interval_seconds
+    )
+    sampling.start()
     try:
         log.info("sync worker started: every %.0f s", settings.sync_interval_seconds)
         alerts = asyncio.create_task(run_alert_loop(settings, sessionmaker, stop=stop))
         try:
             async with cli_sync_observer(settings, sessionmaker, role="worker") as observer:
-                await run_sync_loop(settings, sessionmaker, stop=stop, observer=observer)
+                state.cache = observer.cache if observer is not None else None
+                try:
+                    await run_sync_loop(settings, sessionmaker, stop=stop, observer=observer)
+                finally:
+                    await sampling.stop()  # the last figures, while the cache is open
         finally:
             stop.set()
             await alerts
     finally:
+        await sampling.stop()  # (nothing left to do when it stopped above)
         await engine.dispose()
+        mark_this_process_dead()
         log.info("sync worker stopped")
 
 
