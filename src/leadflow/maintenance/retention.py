@@ -147,16 +147,35 @@ async def _run(
     returning = [target.c.id] + ([target.c.customer_id] if after is not None else [])
     while True:
         async with transaction(sessionmaker) as session:
-            ids = select(target.c.id).where(condition).order_by(target.c.id).limit(batch)
-            stmt = delete(target).where(target.c.id.in_(ids.scalar_subquery()))
-            rows = (await session.execute(stmt.returning(*returning))).all()
+            # The batch is locked first, then deleted by a statement of its own that asks the
+            # rule again. On PostgreSQL (read committed) that statement sees what committed
+            # while the locks were awaited — a spam lead moved back to new, a lead now pointing
+            # at one as its original — and nothing can change a locked row until this commit.
+            # One DELETE with the rule in a subquery would delete those rows all the same.
+            picked = (
+                select(target.c.id)
+                .where(condition)
+                .order_by(target.c.id)
+                .limit(batch)
+                .with_for_update(of=target)
+            )
+            ids = list((await session.execute(picked)).scalars())
+            rows: list[Any] = []
+            for start in range(0, len(ids), _IDS_PER_STATEMENT):
+                chunk = ids[start : start + _IDS_PER_STATEMENT]
+                stmt = delete(target).where(target.c.id.in_(chunk), condition)
+                rows += (await session.execute(stmt.returning(*returning))).all()
             if rows and after is not None:
                 await after(session, [row[1] for row in rows])
-        if not rows:
+        if not ids:
             return result
-        result.rows += len(rows)
-        result.batches += 1
+        if rows:
+            result.rows += len(rows)
+            result.batches += 1
 
+
+# Ids bound per DELETE: well under asyncpg's 32,767 parameters and SQLite's 32,766 variables.
+_IDS_PER_STATEMENT = 5_000
 
 _TABLES: dict[str, Any] = {
     "email_ingest_runs": EmailIngestRun.__table__,
