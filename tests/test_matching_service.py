@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from leadflow.mail import service as mail_service
 from leadflow.matching.service import match_threads, matching_stats
 from leadflow.models import Customer, Direction, EmailMessage, EmailThread, Lead, Mailbox
 from leadflow.models.enums import MailProvider
 from leadflow.settings import Settings
+from tests.lock_waits import wait_until_a_backend_waits_for_a_lock
 
 NOW = datetime(2025, 10, 9, 12, 0, tzinfo=UTC)
 _seq = itertools.count(1)
@@ -527,3 +531,40 @@ async def test_it_issues_a_bounded_number_of_queries_whatever_the_thread_count(
         "domain": 40,
     }
     assert len(many) == len(few), (few, many)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("decision", ["unlink", "link"])
+async def test_a_manual_decision_committed_while_a_rematch_waits_for_it_is_kept(
+    engine: AsyncEngine, settings: Settings, decision: str
+) -> None:
+    """A person links a thread the rules would match to another customer (or unlinks it) while
+    a rematch starts: the rematch waits for the person's transaction and then leaves the
+    decision be, instead of writing the match it read the thread unmatched for."""
+    sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessionmaker() as setup:
+        mailbox = await make_mailbox(setup)
+        await make_customer(setup, email="bo@tagrenderne.dk")
+        other = await make_customer(setup, email="ida@solsikkehaven.dk")
+        thread = await make_thread(setup, mailbox, ["bo@tagrenderne.dk"])
+        await make_message(setup, thread, from_address="bo@tagrenderne.dk")
+        await setup.commit()
+
+    async def rematch() -> None:
+        async with sessionmaker() as session:
+            await match_threads(session, settings=settings, now=NOW)
+            await session.commit()
+
+    async with sessionmaker() as person, sessionmaker() as watcher:
+        if decision == "unlink":
+            await mail_service.unlink(person, thread_id=thread.id)
+        else:
+            await mail_service.link(person, thread_id=thread.id, customer_id=other.id)
+        running = asyncio.create_task(rematch())
+        await wait_until_a_backend_waits_for_a_lock(watcher)
+        await person.commit()
+    await running
+    async with sessionmaker() as session:
+        after = await state(session, thread.id)
+    expected = None if decision == "unlink" else other.id
+    assert (after.customer_id, after.matched_by) == (expected, "manual")
