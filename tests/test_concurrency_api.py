@@ -256,3 +256,41 @@ async def test_cancelling_and_completing_one_booking_at_once_lets_one_win(
         winner = next(r for r in responses if r.status_code == 200).json()["status"]
         assert (await client.get(path)).json()["status"] == winner
     await _counters_are_true(session)
+
+
+async def test_two_new_customers_with_one_email_at_once_store_one_and_refuse_the_other(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    for n in range(ROUNDS):
+        email = f"samtidig{n}@example.dk"
+        body = {"name": f"Samtidig {n}", "email": email}
+        responses = await _together(
+            client.post("/api/customers", json=body), client.post("/api/customers", json=body)
+        )
+        assert _statuses(responses) == [201, 409], [r.text for r in responses]
+        refused = next(r for r in responses if r.status_code == 409).json()
+        assert "email" in str(refused).lower()
+        stored = await session.scalar(select(func.count()).where(Customer.email == email))
+        assert stored == 1
+        await session.commit()
+
+
+async def test_two_leads_with_one_new_email_at_once_are_both_stored_on_one_customer(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    for n in range(ROUNDS):
+        email = f"ny-kunde{n}@example.dk"
+        responses = await _together(
+            *(
+                client.post(
+                    "/api/leads", json={"source": "website", "email": email, "name": f"Ny {i}"}
+                )
+                for i in range(2)
+            )
+        )
+        assert _statuses(responses) == [201, 201], [r.text for r in responses]
+        customers = (await session.execute(select(Customer).where(Customer.email == email))).all()
+        assert len(customers) == 1
+        leads = await session.scalar(select(func.count()).where(Lead.email == email))
+        assert leads == 2
+        await _counters_are_true(session)
