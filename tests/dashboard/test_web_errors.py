@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from leadflow.api.app import create_app
 from leadflow.settings import Settings
-from tests.dashboard.web import log_in
+from tests.dashboard.web import csrf_of, log_in, page_routes
 
 
 async def test_an_unknown_page_answers_the_html_404_page(browser: httpx.AsyncClient) -> None:
@@ -60,4 +60,30 @@ async def test_with_the_database_down_a_page_says_so(settings: Settings) -> None
             assert answer.status_code == 503, path
             assert answer.headers["content-type"].startswith("text/html")
             assert "Databasen er ikke tilgængelig lige nu" in answer.text
+            assert "Traceback" not in answer.text
+
+
+async def test_with_the_database_down_every_form_post_says_so(settings: Settings) -> None:
+    down = settings.model_copy(
+        update={
+            "database_url": "postgresql://postgres@127.0.0.1:9/nowhere",
+            "db_connect_timeout": 1,
+        }
+    )
+    app = create_app(down)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
+        ) as client,
+    ):
+        await log_in(client)
+        csrf = csrf_of((await client.get("/dashboard")).text)  # the error page keeps the header
+        posts = [p for p in page_routes(app, "POST") if not p.endswith(("/login", "/logout"))]
+        assert len(posts) >= 8
+        for path in posts:
+            answer = await client.post(path, data={"csrf_token": csrf, "status": "won"})
+            assert answer.status_code == 503, (path, answer.status_code)
+            assert answer.headers["content-type"].startswith("text/html")
+            assert "Databasen er ikke tilgængelig lige nu" in answer.text, path
             assert "Traceback" not in answer.text
