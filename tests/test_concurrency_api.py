@@ -117,6 +117,35 @@ async def test_linking_one_thread_to_two_customers_at_once_gives_one_last_contac
         await _counters_are_true(session)
 
 
+async def test_a_link_and_an_unlink_of_one_thread_at_once_leave_one_of_them_whole(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    mailbox = await make_mailbox(session)
+    for _ in range(ROUNDS):
+        before, after = await make_customer(session), await make_customer(session)
+        thread = await make_thread(session, mailbox=mailbox, last_message_at=T0)
+        await session.commit()
+        assert (
+            await client.post(f"/api/threads/{thread.id}/link", json={"customer_id": before.id})
+        ).status_code == 200
+        responses = await _together(
+            client.post(f"/api/threads/{thread.id}/link", json={"customer_id": after.id}),
+            client.delete(f"/api/threads/{thread.id}/link"),
+        )
+        assert _statuses(responses) == [200, 200], [r.text for r in responses]
+        state = (await client.get(f"/api/threads/{thread.id}")).json()
+        # Either the link or the unlink came last, whole: never the old customer back.
+        assert (state["customer_id"], state["is_matched"]) in ((after.id, True), (None, False))
+        assert state["matched_by"] == "manual"
+        contacts = {
+            c.id: (await client.get(f"/api/customers/{c.id}")).json()["last_contact_at"]
+            for c in (before, after)
+        }
+        assert contacts[before.id] is None
+        assert (contacts[after.id] is not None) == (state["customer_id"] == after.id)
+        await _counters_are_true(session)
+
+
 async def test_deleting_a_customer_while_a_booking_is_made_never_loses_the_booking(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
