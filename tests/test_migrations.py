@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from leadflow.maintenance.schema import current_schema_revision, upgrade_database
 from leadflow.migrations import (
     current_revision,
     head_revision,
@@ -21,6 +23,7 @@ from leadflow.migrations import (
     run_upgrade,
 )
 from leadflow.models import Base, Booking, Customer, Lead
+from leadflow.settings import Settings
 
 # The ten indexes the old system's optimise script promised; all must exist after upgrade.
 SEED_INDEXES = {
@@ -266,3 +269,11 @@ async def test_0008_backfills_first_response_at_from_stored_mail(at_0006: AsyncE
             "lead": arrived + timedelta(minutes=42),
             "other": None,
         }
+
+
+@pytest.mark.postgres_only
+async def test_two_upgrades_at_once_both_end_at_head(bare_settings: Settings) -> None:
+    """Two `db upgrade`s (or two deploys) at once: one waits for the other, then has nothing to
+    do; neither fails on tables the other created."""
+    await asyncio.gather(upgrade_database(bare_settings), upgrade_database(bare_settings))
+    assert await current_schema_revision(bare_settings) == head_revision()

@@ -8,12 +8,18 @@ from leadflow.db import create_engine
 from leadflow.migrations import run_upgrade
 from leadflow.settings import Settings
 
+# Held for an upgrade's transaction on PostgreSQL: two upgrades at once (two deploys, a demo and
+# a `db upgrade`) run one after the other, and the second finds the schema already there.
+_UPGRADE_LOCK = int.from_bytes(b"lfmigrat", "big") >> 1
+
 
 async def upgrade_database(settings: Settings, revision: str = "head") -> None:
     """Migrate the configured database to `revision`."""
     engine = create_engine(settings, application_name="leadflow-migrate")
     try:
         async with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _UPGRADE_LOCK})
             await conn.run_sync(run_upgrade, revision)
             await conn.commit()
     finally:
