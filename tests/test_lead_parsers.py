@@ -374,6 +374,13 @@ def test_it_reads_room_counts(written: str, count: int | None) -> None:
         ("Snarest muligt, gerne 1-12-2025", date(2025, 12, 1)),
         ("31-02-2025", None),
         ("snarest muligt", None),
+        # Outside the years leadflow keeps (asyncpg would store 9999-12-31 as infinity).
+        ("31.12.9999", None),
+        ("01-01-0001", None),
+        ("31. december 1969", None),
+        ("1. januar 2101", None),
+        ("1. januar 1970", date(1970, 1, 1)),
+        ("31-12-2100", date(2100, 12, 31)),
     ],
 )
 def test_it_reads_preferred_dates(written: str, day: date | None) -> None:

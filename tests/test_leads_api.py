@@ -58,6 +58,10 @@ async def test_it_creates_a_manual_lead_with_normalized_contact_details(
         ({"source": ""}, "body.source"),
         ({"rooms": -1}, "body.rooms"),
         ({"customer_id": "abc"}, "body.customer_id"),
+        # asyncpg stores date.max and date.min as infinity: refused, as every out-of-range day.
+        ({"preferred_date": "9999-12-31"}, "body.preferred_date"),
+        ({"preferred_date": "0001-01-01"}, "body.preferred_date"),
+        ({"preferred_date": "2101-01-01"}, "body.preferred_date"),
     ],
 )
 async def test_it_rejects_a_lead_with_a_bad_field(

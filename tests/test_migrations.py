@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import warnings
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -277,3 +277,56 @@ async def test_two_upgrades_at_once_both_end_at_head(bare_settings: Settings) ->
     do; neither fails on tables the other created."""
     await asyncio.gather(upgrade_database(bare_settings), upgrade_database(bare_settings))
     assert await current_schema_revision(bare_settings) == head_revision()
+
+
+@pytest.fixture
+async def at_0011(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+    """The test database at revision 0011; back at head afterwards."""
+    async with engine.connect() as conn:
+        await conn.run_sync(run_downgrade, "0011")
+        await conn.commit()
+    try:
+        yield engine
+    finally:
+        async with engine.connect() as conn:
+            await conn.run_sync(run_upgrade, "head")
+            await conn.commit()
+
+
+@pytest.mark.postgres_only
+async def test_0012_moves_infinite_preferred_dates_to_their_text(at_0011: AsyncEngine) -> None:
+    at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    # What the API and the parsers handed asyncpg before: date.max and date.min.
+    rows = [
+        (date.max, None),
+        (date.min, None),
+        (date.max, "31.12.9999 hvis muligt"),
+        (date(2026, 12, 24), "juleaften"),
+    ]
+    async with at_0011.begin() as conn:
+        for day, written in rows:
+            await conn.execute(
+                text(
+                    "INSERT INTO leads (source, status, needs_review, details, edited_fields,"
+                    " preferred_date, preferred_date_text, created_at, updated_at)"
+                    " VALUES ('website', 'new', false, '{}', '[]', :d, :w, :t, :t)"
+                ),
+                {"d": day, "w": written, "t": at},
+            )
+    async with at_0011.connect() as conn:
+        infinite = "SELECT count(*) FROM leads WHERE preferred_date IN ('infinity', '-infinity')"
+        stored = await conn.execute(text(infinite))
+        assert stored.scalar_one() == 3  # the bug this revision mends
+        await conn.run_sync(run_upgrade, "0012")
+        await conn.commit()
+        found = (
+            await conn.execute(
+                text("SELECT preferred_date::text, preferred_date_text FROM leads ORDER BY id")
+            )
+        ).all()
+    assert [tuple(row) for row in found] == [
+        (None, "9999-12-31"),
+        (None, "0001-01-01"),
+        (None, "31.12.9999 hvis muligt"),
+        ("2026-12-24", "juleaften"),
+    ]

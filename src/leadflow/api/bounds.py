@@ -9,7 +9,7 @@ converted to UTC on the way in (so an answer never echoes the client's offset).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import Path, Query
@@ -23,11 +23,11 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
+from leadflow.calendar_bounds import EARLIEST, EARLIEST_DAY, LATEST, LATEST_DAY
+
 # `Integer` columns are int4 on PostgreSQL; SQLite's integers are wider, so int4 bounds both.
 INT4_MAX = 2**31 - 1
 MAX_OFFSET = INT4_MAX
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 # JSON Schema (ECMA-262) form of the text rule, for clients and schema-driven tests.
 TEXT_PATTERN = "^[^\\u0000\\uD800-\\uDFFF]*$"
 TIME_RULE = "UTC with `Z` in answers; with a timezone, between 1970-01-01 and 2100-12-31 (UTC)."
@@ -75,6 +75,12 @@ LongText = Annotated[str, Field(max_length=50_000), CLEAN]
 # A tag, and a customer's list of them (a JSON column: the cap is ours).
 Tag = Annotated[str, Field(min_length=1, max_length=100), CLEAN]
 MAX_TAGS = 50
+
+# A calendar day in a body (a lead's preferred date): the same years as the times.
+Day = Annotated[
+    date,
+    Field(ge=EARLIEST_DAY, le=LATEST_DAY, description="A date between 1970-01-01 and 2100-12-31."),
+]
 
 # A row id in a body, a path and a query.
 Id = Annotated[int, Field(ge=1, le=INT4_MAX)]

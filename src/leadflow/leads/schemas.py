@@ -7,7 +7,17 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 from sqlalchemy import BigInteger, case, cast, extract, func, null
 
-from leadflow.api.bounds import Id, Instant, LongText, Text16, Text50, Text100, Text200, Text300
+from leadflow.api.bounds import (
+    Day,
+    Id,
+    Instant,
+    LongText,
+    Text16,
+    Text50,
+    Text100,
+    Text200,
+    Text300,
+)
 from leadflow.api.page_json import json_fields
 from leadflow.api.patch import NotNull
 from leadflow.customers.schemas import Email, Phone
@@ -30,7 +40,7 @@ class _LeadFields(BaseModel):
     property_type: Text100 | None = None
     task_type: Text100 | None = None
     contact_type: Text50 | None = None
-    preferred_date: date | None = None
+    preferred_date: Day | None = None
     message: LongText | None = None
     customer_id: Id | None = None
 

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 
 from starlette.datastructures import FormData
 
-from leadflow.dashboard.web.calendar import FIRST_DAY, LAST_DAY, local_moment
+from leadflow.calendar_bounds import within
+from leadflow.dashboard.web.calendar import local_moment
 from leadflow.dashboard.web.forms import FieldErrors, optional, row_id, text
 from leadflow.dashboard.web.labels import N_
 
@@ -24,7 +25,7 @@ TEXT_FIELDS = ("team", "service_type", "address", "notes", "status", "lead_id")
 # what the owner changed: a concurrent change to another field (API, another browser) is kept.
 ORIGINAL = "original_"
 EDIT_FIELDS = (*TIME_FIELDS, "team", "service_type", "address", "notes", "lead_id")
-BAD_DATE = N_("Enter a date like 2026-12-01, between the years 1900 and 2999.")
+BAD_DATE = N_("Enter a date like 2026-12-01, between the years 1970 and 2100.")
 BAD_CLOCK = N_("Enter a time like 09:30.")
 SKIPPED = N_("That time does not exist on this day: the clocks are put forward.")
 END_BEFORE_START = N_("The end must be after the start.")
@@ -60,7 +61,8 @@ def _date(raw: str) -> date | None:
         day = date.fromisoformat(raw)
     except ValueError:
         return None
-    return day if FIRST_DAY <= day <= LAST_DAY else None
+    # The years a booking may lie in (the API's bounds), not the wider ones the calendar shows.
+    return day if within(day) else None
 
 
 def _clock(raw: str) -> time | None:

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from leadflow.calendar_bounds import within
 from leadflow.phones import to_e164
 
 LOCAL_TZ = ZoneInfo("Europe/Copenhagen")
@@ -142,10 +143,12 @@ def parse_count(value: str | None) -> int | None:
 
 
 def _safe_date(year: int, month: int, day: int) -> date | None:
+    """The date, when it is one and lies in the years leadflow keeps (`calendar_bounds`)."""
     try:
-        return date(year, month, day)
+        found = date(year, month, day)
     except ValueError:
         return None
+    return found if within(found) else None
 
 
 def _find_date(value: str) -> tuple[date, int] | None:
