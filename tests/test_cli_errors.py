@@ -303,6 +303,23 @@ def test_the_installed_command_gives_one_line_for_each_known_failure(tmp_path: P
     assert not (tmp_path / "data").exists()
 
 
+def test_a_sqlite_file_that_cannot_be_opened_is_one_line_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """aiosqlite stops its thread without waiting when the open fails; the command then closed
+    the event loop under the thread's last answer and a traceback followed our line."""
+    folder = tmp_path / "a-folder.db"
+    folder.mkdir()
+    for command in (["db", "stats"], ["db", "upgrade"], ["match"]):
+        result = _leadflow(command, tmp_path, LEADFLOW_DATABASE_URL=f"sqlite:///{folder}")
+        assert result.returncode == EXIT_FAILED, (command, result.stderr)
+        assert "Traceback" not in result.stderr, (command, result.stderr)
+        assert _lines(result.stderr) == [
+            f"database unreachable: SQLite file {folder} "
+            "(unable to open database file; connect timeout 5 s)"
+        ], command
+
+
 # --- found walking the README as a new user --------------------------------------------------
 
 
@@ -311,6 +328,9 @@ def test_the_installed_command_gives_one_line_for_each_known_failure(tmp_path: P
     [
         ("garbage", "not a database URL"),
         ("mysql://app:s3cret-pw@db/leads", "unsupported database 'mysql'"),
+        ("sqlite://relative.db", "a SQLite URL names a file, not a host"),
+        ("postgresql://app:s3cret-pw@127.0.0.1:99999/x", "port 99999 is not between 1 and 65535"),
+        ("postgresql://app:s3cret-pw@[::1/x", "not a database URL"),
     ],
 )
 def test_a_bad_database_url_is_a_configuration_error_without_the_password(

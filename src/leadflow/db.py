@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -73,8 +73,7 @@ def create_engine(settings: Settings, *, application_name: str = "leadflow") -> 
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
-            url,
-            connect_args={"timeout": settings.db_connect_timeout},
+            url, async_creator=_sqlite_connector(url, timeout=settings.db_connect_timeout)
         )
         _install_sqlite_pragmas(engine, busy_timeout_ms=int(settings.db_statement_timeout * 1000))
         install_idle_ping(engine, idle_seconds=settings.db_ping_idle_seconds)
@@ -203,6 +202,28 @@ def _contains_folded_sqlite(element: contains_folded, compiler: SQLCompiler, **k
 
 def _python_lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
+
+
+def _sqlite_connector(url: URL, *, timeout: float) -> Callable[[], Awaitable[Any]]:
+    """aiosqlite connections as SQLAlchemy's dialect opens them, but a failed open waits for
+    aiosqlite's worker thread to stop while the event loop still runs: aiosqlite stops it
+    without waiting, and a command that then exits closes the loop under the thread's last
+    answer (a "RuntimeError: Event loop is closed" traceback on stderr after our one line)."""
+    import aiosqlite
+
+    args, kwargs = url.get_dialect()().create_connect_args(url)
+    kwargs = {**kwargs, "timeout": timeout}
+
+    async def connect() -> Any:
+        connection = aiosqlite.connect(*args, **kwargs)
+        connection._thread.daemon = True  # as SQLAlchemy's dialect does: never blocks an exit
+        try:
+            return await connection
+        except BaseException:
+            await asyncio.to_thread(connection._thread.join, timeout)
+            raise
+
+    return connect
 
 
 def _install_sqlite_pragmas(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:

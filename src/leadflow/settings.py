@@ -367,11 +367,20 @@ class Settings(BaseSettings):
 
         usage = "use sqlite:///path or postgresql://user@host/db"
         try:
-            backend = make_url(value).get_backend_name()
-        except ArgumentError:
+            url = make_url(value)
+            backend = url.get_backend_name()
+            port = url.port
+        except (ArgumentError, ValueError):  # ValueError: a port that is not a number
             raise ValueError(f"not a database URL: {usage}") from None
         if backend not in {"sqlite", "postgresql", "postgres"}:
             raise ValueError(f"unsupported database {backend!r}: {usage}")
+        if backend == "sqlite" and (url.host or port is not None):
+            raise ValueError(
+                "a SQLite URL names a file, not a host: use sqlite:///relative/path "
+                "or sqlite:////absolute/path"
+            )
+        if port is not None and not 1 <= port <= 65535:
+            raise ValueError(f"port {port} is not between 1 and 65535: {usage}")
         return value
 
     @field_validator("log_level")
