@@ -220,3 +220,16 @@ async def test_an_unexpected_error_on_a_dashboard_page_is_its_html_page_logged_o
     assert response.headers["content-type"].startswith("text/html")
     assert "X-Request-ID" in response.headers
     assert len([r for r in caplog.records if r.exc_info]) == 1
+
+
+async def test_a_body_nested_too_deeply_is_malformed_json(client: httpx.AsyncClient) -> None:
+    deep = b'{"name": ' + b"[" * 5_000 + b"]" * 5_000 + b"}"
+    response = await client.post(
+        "/api/customers", content=deep, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["message"] == "malformed JSON: nested too deeply to read"
+    assert error["details"] == [
+        {"field": "body", "message": error["message"], "type": "json_invalid"}
+    ]

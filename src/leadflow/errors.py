@@ -149,6 +149,10 @@ def install_error_handlers(app: FastAPI) -> None:
             message = f"malformed JSON at byte {exc.__cause__.start}: not UTF-8 text"
             details = [{"field": "body", "message": message, "type": "json_invalid"}]
             return error_response(422, "validation_error", message, details)
+        if isinstance(exc.__cause__, RecursionError):  # FastAPI's 400 for JSON nested too deep
+            message = "malformed JSON: nested too deeply to read"
+            details = [{"field": "body", "message": message, "type": "json_invalid"}]
+            return error_response(422, "validation_error", message, details)
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         return error_response(
             exc.status_code, code, str(exc.detail), None, dict(exc.headers or {}) or None
