@@ -13,6 +13,7 @@ from leadflow import __version__
 from leadflow.api.boundary import ErrorBoundary
 from leadflow.api.deps import require_token
 from leadflow.api.edge import RequestGuard
+from leadflow.api.openapi import install_openapi
 from leadflow.api.routing import RetryingRoute
 from leadflow.api.throttle import AuthThrottle
 from leadflow.cache.factory import build_cache
@@ -177,6 +178,7 @@ def create_app(settings: Settings | None = None, *, background_sync: bool = Fals
     app.include_router(api_router())
     install_dashboard(app)
     install_monitoring(app)
+    install_openapi(app)
     return app
 
 
