@@ -9,6 +9,7 @@ converted to UTC on the way in (so an answer never echoes the client's offset).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -45,18 +46,29 @@ def clean_text(value: str) -> str:
 
 
 class _CleanText:
-    """Annotated marker: validate with `clean_text`, show the rule as a `pattern` in OpenAPI."""
+    """Annotated marker: validate with `clean_text` (and `check`), show the rule as a `pattern`
+    in OpenAPI."""
+
+    def __init__(
+        self, pattern: str = TEXT_PATTERN, check: Callable[[str], str] | None = None
+    ) -> None:
+        self.pattern = pattern
+        self.check = check
+
+    def _validate(self, value: str) -> str:
+        value = clean_text(value)
+        return self.check(value) if self.check is not None else value
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> CoreSchema:
-        return core_schema.no_info_after_validator_function(clean_text, handler(source))
+        return core_schema.no_info_after_validator_function(self._validate, handler(source))
 
     def __get_pydantic_json_schema__(
         self, schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         json_schema = handler(schema)
-        json_schema["pattern"] = TEXT_PATTERN
+        json_schema["pattern"] = self.pattern
         return json_schema
 
 
@@ -72,8 +84,21 @@ Text320 = Annotated[str, Field(max_length=320), CLEAN]
 # `Text` columns: notes and messages a person types in.
 Notes = Annotated[str, Field(max_length=20_000), CLEAN]
 LongText = Annotated[str, Field(max_length=50_000), CLEAN]
+
+
 # A tag, and a customer's list of them (a JSON column: the cap is ours).
-Tag = Annotated[str, Field(min_length=1, max_length=100), CLEAN]
+def _no_comma(value: str) -> str:
+    if "," in value:
+        raise ValueError("must not contain a comma (the dashboard lists tags separated by commas)")
+    return value
+
+
+# A tag: no comma either, since the dashboard's form lists a customer's tags separated by them.
+Tag = Annotated[
+    str,
+    Field(min_length=1, max_length=100),
+    _CleanText(pattern="^[^,\\u0000\\uD800-\\uDFFF]*$", check=_no_comma),
+]
 MAX_TAGS = 50
 
 # A calendar day in a body (a lead's preferred date): the same years as the times.
