@@ -224,3 +224,45 @@ async def test_moving_a_lead_with_bookings_to_an_unknown_customer_is_422_and_mov
     assert response.status_code == 422, response.text
     assert _fields(response) == ["body.customer_id"]
     assert (await client.get(f"/api/bookings/{booking.id}")).json()["customer_id"] == home.id
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        # Bookings stay on their customer (a lead moves them): a customer_id here did nothing.
+        ("PATCH", "/api/bookings/{booking}", {"customer_id": 1}, "body.customer_id"),
+        ("POST", "/api/customers", {"name": "Ulla", "mobile": "22334455"}, "body.mobile"),
+        ("PATCH", "/api/customers/{customer}", {"id": 5}, "body.id"),
+        ("POST", "/api/leads", {"name": "Ulla", "created_at": iso(0)}, "body.created_at"),
+        ("PATCH", "/api/leads/{lead}", {"stauts": "won"}, "body.stauts"),
+        ("POST", "/api/threads/{thread}/link", {"customer": 1}, "body.customer"),
+        ("POST", "/api/sync", {"fulll": True}, "body.fulll"),
+    ],
+)
+async def test_an_unknown_field_in_a_body_is_a_422_naming_it_and_changes_nothing(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    method: str,
+    path: str,
+    body: dict[str, Any],
+    field: str,
+) -> None:
+    customer = await make_customer(session)
+    lead = await make_lead(session, customer_id=customer.id)
+    booking = await make_booking(session, customer=customer, start=0, end=1)
+    thread = await make_thread(session)
+    await session.commit()
+    url = path.format(booking=booking.id, customer=customer.id, lead=lead.id, thread=thread.id)
+    before = {
+        name: (await client.get(f"/api/{name}")).json()["total"]
+        for name in ("customers", "leads", "bookings")
+    }
+    response = await client.request(method, url, json=body)
+    assert response.status_code == 422, response.text
+    assert field in _fields(response)
+    after = {
+        name: (await client.get(f"/api/{name}")).json()["total"]
+        for name in ("customers", "leads", "bookings")
+    }
+    assert after == before
+    assert (await client.get(f"/api/bookings/{booking.id}")).json()["customer_id"] == customer.id

@@ -24,6 +24,9 @@ InitialStatus = Literal["scheduled", "confirmed"]
 
 
 class BookingCreate(BaseModel):
+    # An unknown field is a 422 naming it, not a 2xx that silently ignored it.
+    model_config = ConfigDict(extra="forbid")
+
     customer_id: Id = Field(description="An unknown customer is a 422 naming this field.")
     lead_id: Id | None = None
     service_type: Text100 | None = None
@@ -47,6 +50,9 @@ class BookingUpdate(BaseModel):
     `null` clears a field (`lead_id`, `service_type`, `address`, `notes`); on `team`,
     `start_time`, `end_time` and `status`, which every booking has, it is a 422.
     """
+
+    # An unknown field is a 422 naming it, not a 2xx that silently ignored it.
+    model_config = ConfigDict(extra="forbid")
 
     lead_id: Id | None = None
     service_type: Text100 | None = None

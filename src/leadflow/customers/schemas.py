@@ -38,6 +38,9 @@ Email = Annotated[EmailStr, Field(max_length=320), AfterValidator(_lower_email)]
 
 
 class CustomerCreate(BaseModel):
+    # An unknown field is a 422 naming it, not a 2xx that silently ignored it.
+    model_config = ConfigDict(extra="forbid")
+
     name: Text200 | None = None
     email: Email | None = None
     phone: Phone | None = None
@@ -53,6 +56,9 @@ class CustomerCreate(BaseModel):
 class CustomerUpdate(BaseModel):
     """PATCH body: only the fields sent are changed; `null` clears a field, except `status` and
     `tags`, which every customer has (`null` there is a 422; send `[]` to clear the tags)."""
+
+    # An unknown field is a 422 naming it, not a 2xx that silently ignored it.
+    model_config = ConfigDict(extra="forbid")
 
     name: Text200 | None = None
     email: Email | None = None

@@ -28,6 +28,9 @@ from leadflow.models import Lead, LeadStatus
 class _LeadFields(BaseModel):
     """Fields a person may type in for a lead, on create and on edit."""
 
+    # An unknown field is a 422 naming it, not a 2xx that silently ignored it.
+    model_config = ConfigDict(extra="forbid")
+
     name: Text200 | None = None
     email: Email | None = None
     phone: Phone | None = None

@@ -73,4 +73,7 @@ class ThreadDetail(ThreadOut):
 
 
 class ThreadLink(BaseModel):
+    # An unknown field is a 422 naming it, not a 2xx that silently ignored it.
+    model_config = ConfigDict(extra="forbid")
+
     customer_id: Id

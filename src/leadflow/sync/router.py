@@ -54,6 +54,9 @@ class SyncRunOut(BaseModel):
 
 
 class SyncRequest(BaseModel):
+    # An unknown field is a 422 naming it, not a 2xx that silently ignored it.
+    model_config = ConfigDict(extra="forbid")
+
     full: bool = Field(False, description="List the whole mailbox instead of reading history.")
     mailbox: Text320 | None = Field(
         None,
