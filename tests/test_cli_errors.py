@@ -210,6 +210,17 @@ def test_sync_refuses_a_file_that_is_not_an_mbox_and_changes_nothing(
     assert _mailboxes(scratch_settings) == 0
 
 
+@pytest.mark.parametrize("mailbox", ["notanemail", "arkiv@", "two words@example.dk"])
+def test_sync_refuses_a_mailbox_that_is_not_an_address_and_creates_none(
+    mailbox: str, clean_env: Path, scratch_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEADFLOW_DATABASE_URL", scratch_settings.database_url)
+    result = runner.invoke(app, ["sync", "--mbox", _mbox(clean_env), "--mailbox", mailbox])
+    assert result.exit_code == EXIT_CONFIG
+    assert one_line(result) == f"--mailbox must be an email address, not {mailbox!r}"
+    assert _mailboxes(scratch_settings) == 0
+
+
 def _mailboxes(settings: Settings) -> int:
     async def count() -> int:
         engine = leadflow_engine(settings)

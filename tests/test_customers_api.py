@@ -45,6 +45,8 @@ async def test_it_creates_and_fetches_a_customer(client: httpx.AsyncClient) -> N
         ({"tags": "vip"}, "body.tags"),
         # The dashboard's form separates tags with commas: one tag cannot hold one.
         ({"tags": ["vip", "a,b"]}, "body.tags.1"),
+        # EmailStr would keep the address and drop the name without a word.
+        ({"email": "Ida Holm <ida@example.dk>"}, "body.email"),
     ],
 )
 async def test_it_rejects_bad_input_naming_the_field(

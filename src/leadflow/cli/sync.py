@@ -127,6 +127,9 @@ def sync_command(
     if full and mbox is not None:
         console.print("[red]--full and --mbox cannot be combined[/red]")
         raise typer.Exit(EXIT_CONFIG)
+    if mailbox is not None and not _looks_like_an_address(mailbox):
+        console.print(f"[red]--mailbox must be an email address, not {mailbox!r}[/red]")
+        raise typer.Exit(EXIT_CONFIG)
     if mbox is not None:
         from leadflow.sync.sources import check_mbox
 
@@ -221,6 +224,11 @@ def worker_command() -> None:
         raise typer.Exit(EXIT_CONFIG)
     require_schema(settings)
     asyncio.run(_work(settings))
+
+
+def _looks_like_an_address(value: str) -> bool:
+    local, at, domain = value.strip().rpartition("@")
+    return bool(at and local and "." in domain and not any(c.isspace() for c in value.strip()))
 
 
 async def _work(settings: Settings) -> None:

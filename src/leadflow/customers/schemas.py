@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
 
 from leadflow.api.bounds import CLEAN, MAX_TAGS, Notes, Tag, Text16, Text100, Text200, Text300
 from leadflow.api.page_json import json_fields
@@ -34,7 +34,21 @@ Phone = Annotated[
     CLEAN,
     AfterValidator(_phone),
 ]
-Email = Annotated[EmailStr, Field(max_length=320), AfterValidator(_lower_email)]
+
+
+def _address_alone(value: object) -> object:
+    # EmailStr reads "Ida Holm <ida@example.dk>" as the address and drops the name unseen.
+    if isinstance(value, str) and ("<" in value or ">" in value):
+        raise ValueError("write the email address alone, without a name or <>")
+    return value
+
+
+Email = Annotated[
+    EmailStr,
+    BeforeValidator(_address_alone),
+    Field(max_length=320),
+    AfterValidator(_lower_email),
+]
 
 
 class CustomerCreate(BaseModel):
