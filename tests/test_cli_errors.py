@@ -221,6 +221,21 @@ def test_sync_refuses_a_mailbox_that_is_not_an_address_and_creates_none(
     assert _mailboxes(scratch_settings) == 0
 
 
+def test_sync_with_a_credentials_file_that_is_not_there_is_configuration_not_a_failed_run(
+    clean_env: Path, scratch_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEADFLOW_DATABASE_URL", scratch_settings.database_url)
+    missing = clean_env / "nowhere" / "gmail.json"
+    monkeypatch.setenv("LEADFLOW_GMAIL_CREDENTIALS", str(missing))
+    result = runner.invoke(app, ["sync"])
+    assert result.exit_code == EXIT_CONFIG
+    assert f"LEADFLOW_GMAIL_CREDENTIALS names {missing}, which is not a file" in one_line(result)
+    assert _mailboxes(scratch_settings) == 0  # nothing written: no mailbox, so no run either
+    worker = runner.invoke(app, ["worker"])
+    assert worker.exit_code == EXIT_CONFIG
+    assert one_line(worker).startswith("worker not started: Gmail is not configured")
+
+
 def _mailboxes(settings: Settings) -> int:
     async def count() -> int:
         engine = leadflow_engine(settings)

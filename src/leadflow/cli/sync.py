@@ -212,16 +212,15 @@ def worker_command() -> None:
 
     settings = load_settings(existing_database=True)
     use_metrics_dir(settings)  # Gmail metrics reach serve's /metrics via LEADFLOW_METRICS_DIR
-    from leadflow.sync.scheduler import gmail_configured
+    from leadflow.sync.mailboxes import GmailNotConfigured, require_gmail_credentials
 
     configure_logging(settings)
     _quiet_http_logs(settings)
-    if not gmail_configured(settings):
-        console.print(
-            "[red]worker not started:[/red] Gmail is not configured "
-            "(set LEADFLOW_GMAIL_CREDENTIALS)"
-        )
-        raise typer.Exit(EXIT_CONFIG)
+    try:
+        require_gmail_credentials(settings)
+    except GmailNotConfigured as exc:
+        console.print(f"[red]worker not started:[/red] {exc}")
+        raise typer.Exit(EXIT_CONFIG) from None
     require_schema(settings)
     asyncio.run(_work(settings))
 

@@ -32,7 +32,12 @@ from leadflow.sync.gmail import GmailClient, GmailError, create_http_client
 from leadflow.sync.gmail.auth import load_credentials
 from leadflow.sync.incremental import run_incremental
 from leadflow.sync.lease import DEFAULT_POLL_SECONDS, LeaseLost, MailboxLease
-from leadflow.sync.mailboxes import GmailNotConfigured, ensure_mailbox, sync_target
+from leadflow.sync.mailboxes import (
+    GmailNotConfigured,
+    ensure_mailbox,
+    require_gmail_credentials,
+    sync_target,
+)
 from leadflow.sync.pipeline import (
     MessageProcessor,
     NoProgress,
@@ -64,13 +69,10 @@ class SyncObserver(Protocol):
 @asynccontextmanager
 async def open_gmail_client(settings: Settings) -> AsyncIterator[GmailClient]:
     """A GmailClient built from Settings, with its HTTP pool closed afterwards."""
-    if settings.gmail_credentials is None:
-        raise GmailNotConfigured
+    path = require_gmail_credentials(settings)
     async with create_http_client(concurrency=settings.gmail_concurrency) as http:
         instrument_gmail_http(tag_outgoing(http))
-        credentials = load_credentials(
-            settings.gmail_credentials, user=settings.gmail_user, http=http
-        )
+        credentials = load_credentials(path, user=settings.gmail_user, http=http)
         client = GmailClient(
             base_url=settings.gmail_api_url,
             user=settings.gmail_user,
@@ -351,8 +353,7 @@ async def start_sync(
     previous process left `running` are closed as interrupted.
     """
     if mbox is None and client_factory is None:
-        if settings.gmail_credentials is None:
-            raise GmailNotConfigured
+        require_gmail_credentials(settings)
         client_factory = open_gmail_client
     target, provider = sync_target(settings, email=email, mbox=mbox is not None)
     mailbox = await ensure_mailbox(sessionmaker, email=target, provider=provider)

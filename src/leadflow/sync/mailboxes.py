@@ -14,6 +14,8 @@ Gmail resync cannot tell archive mail from mail deleted at Gmail. So:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,13 +25,28 @@ from leadflow.settings import Settings
 
 
 class GmailNotConfigured(Exception):
-    """Gmail sync was asked for but LEADFLOW_GMAIL_CREDENTIALS is not set."""
+    """Gmail sync was asked for but LEADFLOW_GMAIL_CREDENTIALS is not set, or names no file."""
 
-    def __init__(self) -> None:
+    def __init__(self, missing: Path | None = None) -> None:
+        if missing is None:
+            problem = "set LEADFLOW_GMAIL_CREDENTIALS"
+        else:
+            problem = f"LEADFLOW_GMAIL_CREDENTIALS names {missing}, which is not a file; point it"
         super().__init__(
-            "Gmail is not configured: set LEADFLOW_GMAIL_CREDENTIALS to a Google credentials "
-            "file (see `leadflow gmail authorize`)"
+            f"Gmail is not configured: {problem} to a Google credentials file "
+            "(see `leadflow gmail authorize`)"
         )
+
+
+def require_gmail_credentials(settings: Settings) -> Path:
+    """The credentials file LEADFLOW_GMAIL_CREDENTIALS names; GmailNotConfigured when it names
+    none or no file (checked before a run is recorded: a missing file is configuration)."""
+    path = settings.gmail_credentials
+    if path is None:
+        raise GmailNotConfigured
+    if not path.is_file():
+        raise GmailNotConfigured(missing=path)
+    return path
 
 
 class MailboxNotConfigured(Exception):
