@@ -216,12 +216,12 @@ def worker_command() -> None:
 
     configure_logging(settings)
     _quiet_http_logs(settings)
+    require_schema(settings)
     try:
         require_gmail_credentials(settings)
     except GmailNotConfigured as exc:
         console.print(f"[red]worker not started:[/red] {exc}")
         raise typer.Exit(EXIT_CONFIG) from None
-    require_schema(settings)
     asyncio.run(_work(settings))
 
 
