@@ -292,3 +292,11 @@ def test_it_needs_a_token() -> None:
     result = runner.invoke(cli, ["check-frontend", "--base-url", "http://127.0.0.1:9"])
     assert result.exit_code == 2
     assert "--token" in result.output
+
+
+@pytest.mark.usefixtures("cli_env")
+@pytest.mark.parametrize("url", ["notaurl", "ftp://example.dk", "http://", "127.0.0.1:8000"])
+def test_a_base_url_that_is_not_http_is_a_bad_option(url: str) -> None:
+    result = runner.invoke(cli, ["check-frontend", "--base-url", url, "--token", "x"])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"bad option: --base-url must be an http(s) URL, not {url!r}"

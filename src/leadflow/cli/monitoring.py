@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 import typer
@@ -146,6 +147,11 @@ def check_frontend_command(
     from leadflow.monitoring.frontend_check.routes import endpoints
     from leadflow.monitoring.frontend_check.runner import FAIL, Limits, run_check
 
+    parts = urlsplit(base_url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        wrong = f"bad option: --base-url must be an http(s) URL, not {base_url!r}"
+        console.print(wrong, markup=False)
+        raise typer.Exit(EXIT_CONFIG)
     settings = load_settings()
     bearer = token or (settings.api_token.get_secret_value() if settings.api_token else None)
     if not bearer:
