@@ -157,6 +157,18 @@ def test_a_bad_setting_stops_every_command_with_the_variable_and_why(
     assert line.startswith("invalid configuration: LEADFLOW_LEAD_SENDERS: not valid JSON")
 
 
+def test_a_bad_value_inside_a_json_setting_names_the_variable_and_the_key(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEADFLOW_LEAD_SENDERS", '{"leadmail.no": "not a list"}')
+    result = runner.invoke(app, ["match"])
+    assert result.exit_code == EXIT_CONFIG
+    assert one_line(result) == (
+        'invalid configuration: LEADFLOW_LEAD_SENDERS at "leadmail.no": '
+        "Input should be a valid list"
+    )
+
+
 def test_a_bad_setting_in_dotenv_says_so(clean_env: Path) -> None:
     (clean_env / ".env").write_text("LEADFLOW_LEAD_SENDERS={bad\n")
     result = runner.invoke(app, ["match"])

@@ -207,14 +207,19 @@ def settings_problem() -> str | None:
     try:
         read_settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{_PREFIX}{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(_describe_setting(err["loc"], err["msg"]) for err in exc.errors())
         return f"invalid configuration: {problems}"
     except SettingsError as exc:
         return f"invalid configuration: {_describe_settings_error(exc)}"
     return None
+
+
+def _describe_setting(loc: tuple[int | str, ...], message: str) -> str:
+    """`LEADFLOW_<FIELD>: why`, with where inside a JSON value (`LEADFLOW_LEAD_SENDERS at
+    "x": ...`) rather than a variable name nobody set."""
+    name = f"{_PREFIX}{str(loc[0]).upper()}" if loc else "a setting"
+    inside = " at " + " / ".join(json.dumps(part) for part in loc[1:]) if len(loc) > 1 else ""
+    return f"{name}{inside}: {message}"
 
 
 def _describe_settings_error(exc: SettingsError) -> str:
