@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -40,18 +41,27 @@ SEED_INDEXES = {
 }
 
 
-@pytest.fixture
-async def scratch_engine(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
-    """The test database, downgraded to empty for the test and upgraded again afterwards."""
+async def _migrate(engine: AsyncEngine, step: Callable[[Connection, str], None], to: str) -> None:
     async with engine.connect() as conn:
-        await conn.run_sync(run_downgrade, "base")
+        await conn.run_sync(step, to)
         await conn.commit()
+
+
+@asynccontextmanager
+async def _at(engine: AsyncEngine, revision: str) -> AsyncIterator[AsyncEngine]:
+    """The test database at `revision` for the block; back at head afterwards."""
+    await _migrate(engine, run_downgrade, revision)
     try:
         yield engine
     finally:
-        async with engine.connect() as conn:
-            await conn.run_sync(run_upgrade, "head")
-            await conn.commit()
+        await _migrate(engine, run_upgrade, "head")
+
+
+@pytest.fixture
+async def scratch_engine(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+    """The test database, downgraded to empty for the test and upgraded again afterwards."""
+    async with _at(engine, "base") as at_base:
+        yield at_base
 
 
 def _tables(conn: Connection) -> set[str]:
@@ -129,18 +139,13 @@ async def test_the_booking_exclusion_constraint_exists_on_postgresql(engine: Asy
 @pytest.fixture
 async def at_0001(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
     """The test database at revision 0001 (empty tables); back at head afterwards."""
-    async with engine.connect() as conn:
-        await conn.run_sync(run_downgrade, "0001")
-        await conn.commit()
-    try:
-        yield engine
-    finally:
-        async with engine.begin() as conn:
-            await conn.execute(text("DELETE FROM bookings"))
-            await conn.execute(text("DELETE FROM customers"))
-        async with engine.connect() as conn:
-            await conn.run_sync(run_upgrade, "head")
-            await conn.commit()
+    async with _at(engine, "0001") as at_0001:
+        try:
+            yield at_0001
+        finally:
+            async with engine.begin() as conn:
+                await conn.execute(text("DELETE FROM bookings"))
+                await conn.execute(text("DELETE FROM customers"))
 
 
 async def _insert_bookings(engine: AsyncEngine, *rows: tuple[str, int, int, str]) -> None:
@@ -193,15 +198,8 @@ async def test_0002_stops_with_the_bookings_that_would_double_book(at_0001: Asyn
 @pytest.fixture
 async def at_0006(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
     """The test database at revision 0006 (before first_response_at); back at head afterwards."""
-    async with engine.connect() as conn:
-        await conn.run_sync(run_downgrade, "0006")
-        await conn.commit()
-    try:
-        yield engine
-    finally:
-        async with engine.connect() as conn:
-            await conn.run_sync(run_upgrade, "head")
-            await conn.commit()
+    async with _at(engine, "0006") as at_revision:
+        yield at_revision
 
 
 async def test_0008_backfills_first_response_at_from_stored_mail(at_0006: AsyncEngine) -> None:
@@ -282,15 +280,8 @@ async def test_two_upgrades_at_once_both_end_at_head(bare_settings: Settings) ->
 @pytest.fixture
 async def at_0011(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
     """The test database at revision 0011; back at head afterwards."""
-    async with engine.connect() as conn:
-        await conn.run_sync(run_downgrade, "0011")
-        await conn.commit()
-    try:
-        yield engine
-    finally:
-        async with engine.connect() as conn:
-            await conn.run_sync(run_upgrade, "head")
-            await conn.commit()
+    async with _at(engine, "0011") as at_revision:
+        yield at_revision
 
 
 @pytest.mark.postgres_only

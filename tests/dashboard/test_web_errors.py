@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
@@ -40,37 +43,16 @@ async def test_the_api_keeps_its_json_errors(client: httpx.AsyncClient) -> None:
     assert answer.json()["error"]["code"] == "not_found"
 
 
-async def test_with_the_database_down_a_page_says_so(settings: Settings) -> None:
-    down = settings.model_copy(
+@pytest.fixture
+async def down(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The app with its database unreachable, and a client logged in (no database needed)."""
+    unreachable = settings.model_copy(
         update={
             "database_url": "postgresql://postgres@127.0.0.1:9/nowhere",
             "db_connect_timeout": 1,
         }
     )
-    app = create_app(down)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
-        ) as client,
-    ):
-        await log_in(client)  # the login needs no database
-        for path in ("/dashboard", "/dashboard/leads", "/dashboard/system"):
-            answer = await client.get(path)
-            assert answer.status_code == 503, path
-            assert answer.headers["content-type"].startswith("text/html")
-            assert "Databasen er ikke tilgængelig lige nu" in answer.text
-            assert "Traceback" not in answer.text
-
-
-async def test_with_the_database_down_every_form_post_says_so(settings: Settings) -> None:
-    down = settings.model_copy(
-        update={
-            "database_url": "postgresql://postgres@127.0.0.1:9/nowhere",
-            "db_connect_timeout": 1,
-        }
-    )
-    app = create_app(down)
+    app = create_app(unreachable)
     async with (
         LifespanManager(app),
         httpx.AsyncClient(
@@ -78,12 +60,31 @@ async def test_with_the_database_down_every_form_post_says_so(settings: Settings
         ) as client,
     ):
         await log_in(client)
-        csrf = csrf_of((await client.get("/dashboard")).text)  # the error page keeps the header
-        posts = [p for p in page_routes(app, "POST") if not p.endswith(("/login", "/logout"))]
-        assert len(posts) >= 8
-        for path in posts:
-            answer = await client.post(path, data={"csrf_token": csrf, "status": "won"})
-            assert answer.status_code == 503, (path, answer.status_code)
-            assert answer.headers["content-type"].startswith("text/html")
-            assert "Databasen er ikke tilgængelig lige nu" in answer.text, path
-            assert "Traceback" not in answer.text
+        yield app, client
+
+
+def _says_the_database_is_down(answer: httpx.Response, what: str) -> None:
+    assert answer.status_code == 503, (what, answer.status_code)
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "Databasen er ikke tilgængelig lige nu" in answer.text, what
+    assert "Traceback" not in answer.text
+
+
+async def test_with_the_database_down_a_page_says_so(
+    down: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    _, client = down
+    for path in ("/dashboard", "/dashboard/leads", "/dashboard/system"):
+        _says_the_database_is_down(await client.get(path), path)
+
+
+async def test_with_the_database_down_every_form_post_says_so(
+    down: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    app, client = down
+    csrf = csrf_of((await client.get("/dashboard")).text)  # the error page keeps the header
+    posts = [p for p in page_routes(app, "POST") if not p.endswith(("/login", "/logout"))]
+    assert len(posts) >= 8
+    for path in posts:
+        answer = await client.post(path, data={"csrf_token": csrf, "status": "won"})
+        _says_the_database_is_down(answer, path)
