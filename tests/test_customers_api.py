@@ -47,6 +47,8 @@ async def test_it_creates_and_fetches_a_customer(client: httpx.AsyncClient) -> N
         ({"tags": ["vip", "a,b"]}, "body.tags.1"),
         # EmailStr would keep the address and drop the name without a word.
         ({"email": "Ida Holm <ida@example.dk>"}, "body.email"),
+        # E.164 has no room for an extension: refused rather than dropped.
+        ({"phone": "22 34 56 78 ext 5"}, "body.phone"),
     ],
 )
 async def test_it_rejects_bad_input_naming_the_field(

@@ -7,6 +7,14 @@ import phonenumbers
 DEFAULT_REGION = "DK"
 
 
+def has_extension(raw: str, region: str = DEFAULT_REGION) -> bool:
+    """`raw` reads as a number with an extension ("22 34 56 78 ext 5"), which E.164 drops."""
+    try:
+        return bool(phonenumbers.parse(raw, region).extension)
+    except phonenumbers.NumberParseException:
+        return False
+
+
 def to_e164(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
     """Return `raw` as E.164 (`+4512345678`), or None when it is not a valid number."""
     if raw is None or not raw.strip():

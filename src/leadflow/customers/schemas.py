@@ -12,7 +12,7 @@ from leadflow.api.bounds import CLEAN, MAX_TAGS, Notes, Tag, Text16, Text100, Te
 from leadflow.api.page_json import json_fields
 from leadflow.api.patch import NotNull
 from leadflow.models import Customer, CustomerStatus
-from leadflow.phones import to_e164
+from leadflow.phones import has_extension, to_e164
 
 
 def _phone(value: str) -> str | None:
@@ -21,6 +21,8 @@ def _phone(value: str) -> str | None:
     e164 = to_e164(value)
     if e164 is None:
         raise ValueError("not a valid phone number")
+    if has_extension(value):  # stored as E.164, which has no room for it: say so, drop nothing
+        raise ValueError("write the number without an extension (it cannot be stored)")
     return e164
 
 
