@@ -25,6 +25,7 @@ from tests.factories_bookings import (
     make_mailbox,
     make_thread,
 )
+from tests.query_plans import capture
 
 LISTS = ["/api/customers", "/api/leads", "/api/threads", "/api/bookings"]
 
@@ -356,3 +357,28 @@ def test_the_cached_lists_have_no_filter_their_default_check_misses(app: FastAPI
     for path, expected in LIST_PARAMETERS.items():
         names = {p["name"] for p in paths[path]["get"].get("parameters", []) if p["in"] == "query"}
         assert names == expected, path
+
+
+async def test_the_overview_of_a_busy_customer_counts_each_section_in_its_own_statement(
+    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    customer = await make_customer(session)
+    mailbox = await make_mailbox(session)
+    now = utcnow()
+    for n in range(12):
+        await make_thread(
+            session, mailbox=mailbox, customer_id=customer.id, last_message_at=now - timedelta(n)
+        )
+    for n in range(11):
+        await make_lead(session, customer_id=customer.id, received_at=now - timedelta(n))
+    for n in range(13):  # one a day, two hours each: 7 ahead, 6 behind
+        start = now + timedelta(days=n - 6, hours=1)
+        await make_booking(session, customer=customer, start=start, end=start + timedelta(hours=2))
+    await session.commit()
+    with capture(app.state.engine) as captured:
+        body = (await client.get(f"/api/customers/{customer.id}/overview")).json()
+    sections = ("threads", "leads", "upcoming_bookings", "recent_bookings")
+    assert [body[s]["total"] for s in sections] == [12, 11, 7, 6]
+    assert [len(body[s]["items"]) for s in sections] == [10, 10, 7, 6]
+    # The customer, then one statement per section: no separate count or estimate.
+    assert len(captured.selects) == 5, [sql[:80] for sql, _ in captured.selects]

@@ -1,8 +1,9 @@
 """The customer 360 view: the customer with their latest threads, leads and bookings.
 
-Built from the domain services' own queries (one page each, with its total), read in one
-session. Bookings come in two lists: upcoming (active and not yet ended, soonest first) and
-recent (the latest that started before now, any status, newest first).
+Built from the domain services' own queries (the first rows of each, with their total in the
+same statement), read in one session. Bookings come in two lists: upcoming (active and not yet
+ended, soonest first) and recent (the latest that started before now, any status, newest
+first).
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Select
+from sqlalchemy import Select, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow.api.pagination import PageParams, fetch_page
 from leadflow.bookings import service as booking_service
 from leadflow.bookings.schemas import BookingOut
 from leadflow.customers import service as customer_service
@@ -49,9 +49,13 @@ class CustomerOverview(BaseModel):
 
 
 async def _section(session: AsyncSession, stmt: Select[Any], model: type[M]) -> OverviewSection[M]:
-    rows, total = await fetch_page(session, stmt, PageParams(limit=SECTION_SIZE, offset=0))
+    """The first SECTION_SIZE rows and how many there are, in one statement: a window count
+    over one customer's rows (a list's page, estimate and count were up to three)."""
+    counted = stmt.add_columns(func.count().over().label("section_total")).limit(SECTION_SIZE)
+    rows = (await session.execute(counted)).all()
     return OverviewSection[model](  # type: ignore[valid-type]
-        items=[model.model_validate(row) for row in rows], total=total.value
+        items=[model.model_validate(row[0]) for row in rows],
+        total=int(rows[0].section_total) if rows else 0,
     )
 
 
