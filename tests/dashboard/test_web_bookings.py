@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 
 import httpx
 from sqlalchemy import func, select
@@ -472,3 +473,93 @@ async def test_a_reschedule_keeps_a_change_made_to_another_field_meanwhile(
     assert row.end_time == datetime(2031, 6, 10, 11, 0, tzinfo=UTC)
     assert row.notes == "Nøglen ligger under måtten"
     assert row.team == "hold a"
+
+
+class _FormFields(HTMLParser):
+    """What a browser submits for the booking edit form: every input, select and textarea."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: dict[str, str] = {}
+        self._select: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {k: v or "" for k, v in attrs}
+        name = found.get("name", "")
+        if tag == "input" and name:
+            self.fields[name] = found.get("value", "")
+        elif tag == "select":
+            self._select = name
+        elif (
+            tag == "option"
+            and self._select
+            and ("selected" in found or self._select not in self.fields)
+        ):
+            self.fields[self._select] = found.get("value", "")
+        elif tag == "textarea":
+            self._textarea = name
+            self.fields[name] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea:
+            self.fields[self._textarea] += data
+
+
+def _browser_form(html: str, action: str) -> dict[str, str]:
+    start = html.index(f'action="{action}"')
+    parser = _FormFields()
+    parser.feed(html[start : html.index("</form>", start)])
+    return parser.fields
+
+
+async def test_saving_a_note_through_the_form_as_a_browser_sends_it_leaves_the_times_alone(
+    browser: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """The form shows no end date for a booking that ends the day it starts; saving only a note
+    must send no times: not undo a reschedule made meanwhile, not move a booking in the
+    repeated hour of the autumn DST change to the first 02:30."""
+    customer = await make_customer(session, name="Ida Lund")
+    # 02:30-02:50 Copenhagen, the second time (UTC+1) on 2031-10-26.
+    folded = await make_booking(
+        session,
+        customer=customer,
+        start=datetime(2031, 10, 26, 1, 30, tzinfo=UTC),
+        end=datetime(2031, 10, 26, 1, 50, tzinfo=UTC),
+    )
+    plain = await make_booking(
+        session,
+        customer=customer,
+        start=datetime(2031, 6, 10, 8, 0, tzinfo=UTC),
+        end=datetime(2031, 6, 10, 10, 0, tzinfo=UTC),
+    )
+    await session.commit()
+    ids = {"folded": folded.id, "plain": plain.id}
+    forms = {}
+    for label, booking_id in ids.items():
+        page = await browser.get(f"/dashboard/bookings/{booking_id}")
+        forms[label] = _browser_form(page.text, f"/dashboard/bookings/{booking_id}/edit")
+        assert forms[label]["end_date"] == ""  # same day: the browser sends it empty
+    # Someone reschedules the plain booking while its form is open.
+    plain.start_time = datetime(2031, 6, 11, 8, 0, tzinfo=UTC)
+    plain.end_time = datetime(2031, 6, 11, 10, 0, tzinfo=UTC)
+    await session.commit()
+    for label, booking_id in ids.items():
+        saved = await browser.post(
+            f"/dashboard/bookings/{booking_id}/edit",
+            data=forms[label] | {"notes": "Ring på først"},
+        )
+        assert saved.status_code == 303, saved.text
+    rows = {row.id: row for row in await _bookings(session)}
+    assert (rows[ids["folded"]].start_time, rows[ids["folded"]].end_time) == (
+        datetime(2031, 10, 26, 1, 30, tzinfo=UTC),
+        datetime(2031, 10, 26, 1, 50, tzinfo=UTC),
+    )
+    assert rows[ids["plain"]].start_time == datetime(2031, 6, 11, 8, 0, tzinfo=UTC)
+    assert all(row.notes == "Ring på først" for row in rows.values())

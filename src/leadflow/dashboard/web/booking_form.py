@@ -133,6 +133,16 @@ def original_values(form: FormData) -> dict[str, str]:
     return {name: text(form, ORIGINAL + name) for name in EDIT_FIELDS if ORIGINAL + name in form}
 
 
+def _as_shown(fields: dict[str, str]) -> dict[str, str]:
+    """The form leaves the end date empty when the booking ends the day it starts: an empty
+    end date is the start date (else every save of such a booking sent its times again, and
+    undid a reschedule made meanwhile, or moved it by the repeated hour of a DST change)."""
+    shown = dict(fields)
+    if not shown.get("end_date"):
+        shown["end_date"] = shown.get("start_date", "")
+    return shown
+
+
 def changes_only(
     data: dict[str, Any], values: dict[str, str], original: dict[str, str]
 ) -> dict[str, Any]:
@@ -141,7 +151,8 @@ def changes_only(
     The times go as a pair when any of the four time fields changed. A field without an
     original is sent as it is.
     """
-    unchanged = {name for name in EDIT_FIELDS if original.get(name) == values.get(name, "")}
+    before, now = _as_shown(original), _as_shown(values)
+    unchanged = {name for name in EDIT_FIELDS if before.get(name) == now.get(name, "")}
     changed = dict(data)
     if unchanged.issuperset(TIME_FIELDS):
         del changed["start_time"], changed["end_time"]
