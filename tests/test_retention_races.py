@@ -1,6 +1,6 @@
-"""Retention (`db optimize`) racing the people who use the data: a lead a person takes back out
-of spam while the cleanup is deleting old spam is kept; and batches wider than one statement's
-ids still delete exactly what the rule names."""
+"""`db optimize`: retention racing the people who use the data (a lead a person takes back out
+of spam while the cleanup is deleting old spam is kept; batches wider than one statement's ids
+still delete exactly what the rule names), and the report's index list."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from leadflow.leads.schemas import LeadUpdate
 from leadflow.leads.service import update_lead
 from leadflow.maintenance import retention
 from leadflow.maintenance.retention import apply_retention
+from leadflow.maintenance.stats import collect_report
 from leadflow.models import LeadStatus
 from leadflow.settings import Settings
 from tests.lock_waits import wait_until_a_backend_waits_for_a_lock
@@ -59,3 +60,15 @@ async def test_a_batch_wider_than_one_statement_deletes_exactly_the_rule_s_rows(
     assert (results["spam_leads"].rows, results["spam_leads"].batches) == (5, 2)
     assert await _count(scratch, "leads", f"id IN ({', '.join(map(str, old))})") == 0
     assert await _count(scratch, "leads", f"id IN ({', '.join(map(str, kept))})") == 2
+
+
+async def test_the_report_lists_each_index_once(scratch: AsyncEngine) -> None:
+    """leads.duplicate_of_id references leads' own primary key: the foreign key names that index
+    too, and the report listed pk_leads twice."""
+    async with scratch.connect() as conn:
+        report = await collect_report(conn)
+    names = [(index.table, index.name) for index in report.indexes]
+    assert names, "no indexes reported"
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+    if scratch.dialect.name == "postgresql":  # SQLite's rowid tables have no primary key index
+        assert ("leads", "pk_leads") in names

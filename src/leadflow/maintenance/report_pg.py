@@ -59,7 +59,10 @@ INDEX_CATALOG = text(
     JOIN pg_class i ON i.oid = x.indexrelid
     JOIN pg_class t ON t.oid = x.indrelid
     JOIN pg_am am ON am.oid = i.relam
+    -- The constraint the index implements: a foreign key names the index it references in
+    -- conindid too (leads.duplicate_of_id -> pk_leads), which listed pk_leads twice.
     LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.conrelid = x.indrelid
+        AND con.contype IN ('p', 'u', 'x')
     LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = x.indexrelid
     WHERE t.relnamespace = current_schema()::regnamespace AND t.relkind IN ('r', 'p')
     ORDER BY t.relname, i.relname
