@@ -108,6 +108,9 @@ PHONE_FORMATS = [
     ("+46 70 123 45 67", "+46701234567"),
     ("1234", None),
     ("ring efter kl. 16", None),
+    # E.164 has no room for an extension: unread (the answer stays), not cut short.
+    ("+45 12 34 56 78 ext. 99", None),
+    ("12 34 56 78 x 12", None),
 ]
 
 
@@ -349,6 +352,9 @@ def test_it_splits_danish_addresses(written: str, parts: tuple[str | None, ...])
         ("100-150 m2", None),
         ("ved ikke", None),
         ("0", None),
+        # A sign is part of the number: no size, rather than its absolute value.
+        ("-50 m²", None),
+        ("− 50 kvm", None),
     ],
 )
 def test_it_reads_square_metres(written: str, area: float | None) -> None:
@@ -356,7 +362,8 @@ def test_it_reads_square_metres(written: str, area: float | None) -> None:
 
 
 @pytest.mark.parametrize(
-    ("written", "count"), [("3", 3), ("3 værelser", 3), ("3,5", None), ("2-3", None), ("", None)]
+    ("written", "count"),
+    [("3", 3), ("3 værelser", 3), ("3,5", None), ("2-3", None), ("", None), ("-3", None)],
 )
 def test_it_reads_room_counts(written: str, count: int | None) -> None:
     assert parse_count(written) == count

@@ -197,6 +197,20 @@ def test_it_has_no_date_when_both_are_missing_or_unusable() -> None:
     assert any("Date" in d for d in garbled.defects)
 
 
+@pytest.mark.parametrize(
+    ("value", "year"),
+    [
+        ("Mon, 01 Jan 0001 00:00:00 +0000", None),  # the library read it as 2001
+        ("Mon, 01 Jan 0999 00:00:00 +0000", None),
+        ("Mon, 01 Jan 2001 00:00:00 +0000", 2001),
+        ("Mon, 1 Jan 01 00:00:00 +0000", 2001),  # RFC 5322's obsolete two-digit year
+    ],
+)
+def test_a_year_is_read_as_written(value: str, year: int | None) -> None:
+    parsed = parse(with_header("Date", value))
+    assert (parsed.sent_at.year if parsed.sent_at else None) == year
+
+
 # --- message ids ---------------------------------------------------------------------------
 
 

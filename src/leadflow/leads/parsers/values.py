@@ -10,7 +10,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from leadflow.calendar_bounds import within
-from leadflow.phones import to_e164
+from leadflow.phones import has_extension, to_e164
 
 LOCAL_TZ = ZoneInfo("Europe/Copenhagen")
 
@@ -29,6 +29,8 @@ _POSTAL_CITY = re.compile(
 )
 _AREA_UNITS = re.compile(r"m\s*2|m²|m\^2|kvm\.?|kvadratmeter|m\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# As _NUMBER, with a sign written before it: a negative size or count is no size or count.
+_SIGNED_NUMBER = re.compile(r"(?<![\d.,])[-−–]?\s?\d+(?:[.,]\d+)*")
 _THOUSANDS = re.compile(r"\d{1,3}(?:\.\d{3})+")
 _DMY = re.compile(r"(?<!\d)(\d{1,2})\s?[-./]\s?(\d{1,2})\s?[-./]\s?(\d{4})(?!\d)")
 _YMD = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
@@ -70,11 +72,20 @@ def _e164(raw: str) -> str | None:
         return None
 
 
+def _has_extension(raw: str) -> bool:
+    try:
+        return has_extension(raw[:60])
+    except Exception:  # arbitrary mail text must never break a lead
+        return False
+
+
 def find_phone(value: str | None) -> str | None:
     """Return the phone number written in `value` as E.164, or None."""
     if not value or not any(ch.isdigit() for ch in value):
         return None
     if not _EMAIL.search(value):
+        if _has_extension(value):  # E.164 has no room for it: the answer stays in the text
+            return None
         whole = _e164(value)
         if whole is not None:
             return whole
@@ -123,8 +134,8 @@ def parse_area(value: str | None) -> float | None:
     """Return square metres from "98", "120 m2", "120 m²" or "ca. 85,5 kvm"; ranges give None."""
     if not value:
         return None
-    numbers = _NUMBER.findall(_AREA_UNITS.sub(" ", value))
-    if len(numbers) != 1:
+    numbers = _SIGNED_NUMBER.findall(_AREA_UNITS.sub(" ", value))
+    if len(numbers) != 1 or not numbers[0][0].isdigit():
         return None
     number = _to_float(numbers[0])
     if number is None or not 0 < number < 1_000_000:
@@ -136,7 +147,7 @@ def parse_count(value: str | None) -> int | None:
     """Return a whole count from "3" or "3 værelser"; fractions, ranges and text give None."""
     if not value:
         return None
-    numbers = _NUMBER.findall(value)
+    numbers = _SIGNED_NUMBER.findall(value)
     if len(numbers) != 1 or not numbers[0].isdigit() or len(numbers[0]) > 4:
         return None
     return int(numbers[0])

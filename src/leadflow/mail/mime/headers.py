@@ -62,6 +62,12 @@ def _parse_one(value: str, field: str, defects: list[str]) -> list[Address]:
     return result
 
 
+# The year after the month in an RFC 5322 date ("1 Jan 0001 00:00"), as written.
+_WRITTEN_YEAR = re.compile(
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(\d+)\b", re.IGNORECASE
+)
+
+
 def parse_date(value: str | None, defects: list[str]) -> datetime | None:
     """Return the Date header as an aware UTC datetime, or None if absent or implausible."""
     if value is None or not value.strip():
@@ -72,6 +78,11 @@ def parse_date(value: str | None, defects: list[str]) -> datetime | None:
         parsed = None
     if parsed is None:
         defects.append(f"unparseable Date {value.strip()[:60]!r}")
+        return None
+    written = _WRITTEN_YEAR.search(value)
+    if written and len(written.group(1)) >= 4 and int(written.group(1)) != parsed.year:
+        # The library reads "0001" by the rule for two-digit years (as 2001).
+        defects.append(f"implausible Date {value.strip()[:60]!r}")
         return None
     try:
         if parsed.tzinfo is None:  # "-0000" means UTC with unknown local zone
