@@ -256,3 +256,15 @@ async def test_the_database_refuses_to_delete_a_customer_with_bookings(
     await session.rollback()
     assert await session.scalar(select(func.count(Booking.id))) == 1
     await session.commit()
+
+
+@pytest.mark.parametrize("query", ["İstanbul", "istanbul", "ISTANBUL", "İ"])
+async def test_search_finds_a_dotted_capital_i_as_written_and_as_i(
+    client: httpx.AsyncClient, query: str
+) -> None:
+    """Python lower-cases "İ" to "i" and a combining dot, which PostgreSQL's ILIKE never
+    matched: the exact name found nothing there."""
+    found = await _create(client, name="İstanbul Rens")
+    await _create(client, name="Ole Vestergaard")
+    response = await client.get("/api/customers", params={"q": query})
+    assert [c["id"] for c in response.json()["items"]] == [found["id"]]

@@ -200,8 +200,15 @@ def _contains_folded_sqlite(element: contains_folded, compiler: SQLCompiler, **k
     return f"{SQLITE_LOWER}({column}) LIKE {pattern} ESCAPE '\\'"
 
 
+def fold_case(text: str) -> str:
+    """`text` lower-cased for `contains_folded` on both databases. Python lower-cases "İ" to
+    "i" and a combining dot, which PostgreSQL's ILIKE (folding "İ" to "i") never matched: the
+    dot goes, on the search term and on SQLite's folded column alike."""
+    return text.lower().replace("i\u0307", "i")
+
+
 def _python_lower(value: object) -> object:
-    return value.lower() if isinstance(value, str) else value
+    return fold_case(value) if isinstance(value, str) else value
 
 
 def _sqlite_connector(url: URL, *, timeout: float) -> Callable[[], Awaitable[Any]]:

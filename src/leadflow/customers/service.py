@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.api.page_json import Parent
 from leadflow.customers.schemas import CustomerCreate, CustomerSort, CustomerUpdate
-from leadflow.db import contains_folded, escape_like
+from leadflow.db import contains_folded, escape_like, fold_case
 from leadflow.errors import Conflict, NotFound, Unprocessable
 from leadflow.leads.responses import lock_responses, refresh_leads
 from leadflow.models import Booking, Customer, EmailThread, Lead
@@ -49,7 +49,7 @@ def list_query(*, search: str | None, sort: CustomerSort) -> Select[Customer]:
     """Customers whose name, email or phone contains `search` (case-insensitive, Ø = ø)."""
     stmt = select(Customer)
     if search and search.strip():
-        term = search.strip().lower()
+        term = fold_case(search.strip())
         like = f"%{escape_like(term)}%"
         # Case-folded on both databases; on PostgreSQL an ILIKE the trigram index serves.
         conditions: list[ColumnElement[bool]] = [

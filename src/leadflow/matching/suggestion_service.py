@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow.db import contains_folded, escape_like
+from leadflow.db import contains_folded, escape_like, fold_case
 from leadflow.matching import rules
 from leadflow.matching.service import (
     build_settings_exclusions,
@@ -108,7 +108,7 @@ def _candidate_filter(
     if ids:
         conditions.append(Customer.id.in_(sorted(ids)))
     for name in sorted(names):
-        conditions.append(contains_folded(Customer.name, literal(escape_like(name.lower()))))
+        conditions.append(contains_folded(Customer.name, literal(escape_like(fold_case(name)))))
     return or_(*conditions) if conditions else None
 
 
