@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute
 
 from leadflow.api.app import create_app
 from leadflow.api.deps import get_session
-from leadflow.models import Customer
+from leadflow.models import Customer, EmailThread, Lead, Mailbox, MailProvider
 from leadflow.settings import Settings
 from tests.served import served
 
@@ -27,15 +27,19 @@ REFUSED = "refused at commit"
 
 
 @asynccontextmanager
-async def commit_guard(engine: AsyncEngine, *, sqlstate: str = "P0001") -> AsyncIterator[None]:
-    """Make the COMMIT of a transaction that inserted a customer named REFUSED fail."""
+async def commit_guard(
+    engine: AsyncEngine, *, sqlstate: str = "P0001", event: str = "INSERT"
+) -> AsyncIterator[None]:
+    """Make the COMMIT of a transaction that inserted (or, with `event="DELETE"`, deleted) a
+    customer named REFUSED fail."""
+    row = "OLD" if event == "DELETE" else "NEW"
     if engine.dialect.name == "postgresql":
         create = [
             "CREATE FUNCTION test_refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ "
             "BEGIN RAISE EXCEPTION 'refused at commit' USING ERRCODE = TG_ARGV[0]; END $$",
-            "CREATE CONSTRAINT TRIGGER test_refuse_at_commit AFTER INSERT ON customers "
+            f"CREATE CONSTRAINT TRIGGER test_refuse_at_commit AFTER {event} ON customers "
             "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
-            f"WHEN (NEW.name = '{REFUSED}') "
+            f"WHEN ({row}.name = '{REFUSED}') "
             f"EXECUTE FUNCTION test_refuse_at_commit('{sqlstate}')",
         ]
         drop = [
@@ -48,8 +52,8 @@ async def commit_guard(engine: AsyncEngine, *, sqlstate: str = "P0001") -> Async
             "CREATE TABLE test_guard_parent (id INTEGER PRIMARY KEY)",
             "CREATE TABLE test_guard (parent_id INTEGER REFERENCES test_guard_parent (id) "
             "DEFERRABLE INITIALLY DEFERRED)",
-            "CREATE TRIGGER test_refuse_at_commit AFTER INSERT ON customers "
-            "WHEN NEW.name = 'refused at commit' "
+            f"CREATE TRIGGER test_refuse_at_commit AFTER {event} ON customers "  # noqa: S608 - constants
+            f"WHEN {row}.name = 'refused at commit' "
             "BEGIN INSERT INTO test_guard (parent_id) VALUES (-1); END",
         ]
         drop = [
@@ -111,6 +115,34 @@ async def test_a_create_whose_commit_fails_answers_an_error_and_stores_nothing(
         assert "Traceback" not in response.text
         assert (await client.get("/api/customers")).json()["total"] == 0
     assert await _customers(sessionmaker) == 0
+
+
+async def test_a_delete_whose_commit_fails_keeps_the_customer_and_everything_on_it(
+    settings: Settings, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """`DELETE ?force=true` detaches leads and threads and deletes bookings in one transaction:
+    when its commit fails, none of that happened."""
+    async with sessionmaker() as session:
+        customer = Customer(name=REFUSED, email="afvist@example.dk")
+        session.add(customer)
+        await session.flush()
+        mailbox = Mailbox(email="info@rendetalje.dk", provider=MailProvider.GMAIL)
+        session.add(mailbox)
+        await session.flush()
+        lead = Lead(source="website", email=customer.email, customer_id=customer.id)
+        thread = EmailThread(
+            mailbox_id=mailbox.id, gmail_thread_id="t-refused", customer_id=customer.id
+        )
+        session.add_all([lead, thread])
+        await session.commit()
+        ids = (customer.id, lead.id, thread.id)
+    async with commit_guard(engine, event="DELETE"), served(create_app(settings)) as client:
+        response = await client.delete(f"/api/customers/{ids[0]}", params={"force": "true"})
+        assert response.status_code in (409, 500), response.text
+        assert "Traceback" not in response.text
+        assert (await client.get(f"/api/customers/{ids[0]}")).status_code == 200
+        assert (await client.get(f"/api/leads/{ids[1]}")).json()["customer_id"] == ids[0]
+        assert (await client.get(f"/api/threads/{ids[2]}")).json()["customer_id"] == ids[0]
 
 
 async def test_a_create_next_to_a_failing_one_is_stored(
