@@ -86,14 +86,14 @@ Notes = Annotated[str, Field(max_length=20_000), CLEAN]
 LongText = Annotated[str, Field(max_length=50_000), CLEAN]
 
 
-# A tag, and a customer's list of them (a JSON column: the cap is ours).
 def _no_comma(value: str) -> str:
     if "," in value:
         raise ValueError("must not contain a comma (the dashboard lists tags separated by commas)")
     return value
 
 
-# A tag: no comma either, since the dashboard's form lists a customer's tags separated by them.
+# A tag, and a customer's list of them (a JSON column: the cap is ours). No comma either: the
+# dashboard's form lists a customer's tags separated by commas.
 Tag = Annotated[
     str,
     Field(min_length=1, max_length=100),

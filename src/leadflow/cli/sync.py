@@ -226,8 +226,16 @@ def worker_command() -> None:
 
 
 def _looks_like_an_address(value: str) -> bool:
-    local, at, domain = value.strip().rpartition("@")
-    return bool(at and local and "." in domain and not any(c.isspace() for c in value.strip()))
+    """`value` passes the API's own email rule (`customers.schemas.Email`)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from leadflow.customers.schemas import Email
+
+    try:
+        TypeAdapter(Email).validate_python(value)
+    except ValidationError:
+        return False
+    return True
 
 
 async def _work(settings: Settings) -> None:
